@@ -1,0 +1,94 @@
+"""Model registry: by decorator, by ``robustseg.models`` entry points, or by ``module:Class``."""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .contract import PromptableSegmenter
+
+ENTRY_POINT_GROUP = "robustseg.models"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    factory: Callable[..., PromptableSegmenter]
+    description: str
+    checkpoint_files: tuple[str, ...] = ()  # file names the official release uses; () = weight-free
+    public_weights: bool = True  # False: none published, the user must train or obtain them
+    requires: tuple[str, ...] = ()  # importable modules needed (checked lazily)
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def weights_status(self) -> str:
+        if not self.checkpoint_files:
+            return "weight-free"
+        files = ", ".join(self.checkpoint_files)
+        return f"expects {files}" if self.public_weights else f"no public weights published (loads {files} if you have one)"
+
+
+_MODELS: dict[str, ModelInfo] = {}
+
+
+class UnknownModelError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def register_model(name: str, *, description: str, checkpoint_files=(), public_weights: bool = True,
+                   requires=(), tags=()):
+    """Decorator on a PromptableSegmenter subclass or a factory returning one."""
+
+    def deco(factory):
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} registered twice")
+        _MODELS[name] = ModelInfo(name, factory, description, tuple(checkpoint_files), public_weights,
+                                  tuple(requires), tuple(tags))
+        return factory
+
+    return deco
+
+
+def _load_builtin() -> None:
+    from . import zoo  # noqa: F401  (registers the built-in models)
+
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _MODELS:
+            obj = ep.load()
+            if ep.name not in _MODELS:  # the module may have registered itself on import
+                register_model(ep.name, description=f"third-party model from {ep.value}")(obj)
+
+
+def list_models() -> list[ModelInfo]:
+    _load_builtin()
+    return sorted(_MODELS.values(), key=lambda m: m.name)
+
+
+def resolve_model(spec: str) -> ModelInfo:
+    """A registered name, or ``package.module:ClassName`` for a user's own class."""
+    _load_builtin()
+    if spec in _MODELS:
+        return _MODELS[spec]
+    if ":" in spec:
+        mod_name, _, attr = spec.partition(":")
+        try:
+            obj = getattr(importlib.import_module(mod_name), attr)
+        except (ImportError, AttributeError) as e:
+            raise UnknownModelError(f"cannot load model class {spec!r}: {e}") from e
+        return ModelInfo(spec, obj, getattr(obj, "__doc__", "") or "user model")
+    raise UnknownModelError(f"unknown model {spec!r}; valid names: {', '.join(sorted(_MODELS))} (or module:Class)")
+
+
+def create_model(spec: str, checkpoint: str | None = None, device: str = "cpu", **kwargs) -> PromptableSegmenter:
+    """Build a model by registry name or ``module:Class``; ``checkpoint`` is a local file path."""
+    info = resolve_model(spec)
+    if checkpoint is not None:
+        kwargs["checkpoint"] = checkpoint
+    kwargs["device"] = device
+    model = info.factory(**kwargs)
+    if not isinstance(model, PromptableSegmenter):
+        raise TypeError(f"{spec!r} built a {type(model).__name__}, which is not a PromptableSegmenter")
+    model.name = info.name
+    return model

@@ -1,0 +1,3 @@
+from .base import Source, SourceInfo, UnknownSourceError, create_source, list_sources, register_source
+
+__all__ = ["Source", "SourceInfo", "UnknownSourceError", "create_source", "list_sources", "register_source"]

@@ -54,13 +54,15 @@ class BoxBaseline(_WeightFree):
 
 @register_model("grabcut", description="OpenCV GrabCut initialised from the prompt box or points, 5 iterations")
 class GrabCutBaseline(_WeightFree):
-    """GrabCut at a working resolution of at most ``max_side`` pixels (upsampled back, nearest).
+    """GrabCut on a region of interest: the prompt box grown by half its size on each side, resized
+    so its longer side is at most ``max_side`` pixels; the mask is resized back (nearest).
 
-    Box prompts initialise with the rectangle; point prompts mark discs of radius 3 px around positive
-    (negative) points as sure foreground (background) inside the points' grown box. OpenCV's RNG is
-    reseeded per call, so results are deterministic."""
+    Box prompts mark the box as probable foreground and the rest of the ROI as background; point
+    prompts mark discs of radius 3 px around positive (negative) points as sure foreground
+    (background) inside the points' grown box. OpenCV's RNG is reseeded per call, so results are
+    deterministic."""
 
-    def __init__(self, device: str = "cpu", iterations: int = 5, max_side: int = 384):
+    def __init__(self, device: str = "cpu", iterations: int = 5, max_side: int = 160):
         super().__init__(device)
         self.iterations = iterations
         self.max_side = max_side
@@ -68,34 +70,43 @@ class GrabCutBaseline(_WeightFree):
     def predict(self, prompts: Prompts, multimask: bool = False) -> Prediction:
         image = self._require_image()
         h, w = image.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
-        small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else image
-        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
         boxes = _prompt_boxes(prompts, h, w)
         out = []
         for i, box in enumerate(boxes):
-            pts = None if prompts.points is None else (prompts.points[i] * scale, prompts.point_labels[i])
-            out.append(self._one(bgr, box * scale, pts, (h, w)))
+            pts = None if prompts.points is None else (prompts.points[i], prompts.point_labels[i])
+            out.append(self._one(image, box, pts))
         masks = np.stack(out)[:, None]
         return Prediction(masks=masks, scores=np.ones(masks.shape[:2], dtype=np.float32))
 
-    def _one(self, bgr: np.ndarray, box: np.ndarray, pts, full_hw) -> np.ndarray:
-        sh, sw = bgr.shape[:2]
-        rect_mask = _fill(box, sh, sw)
-        init = np.where(rect_mask, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
+    def _one(self, image: np.ndarray, box: np.ndarray, pts) -> np.ndarray:
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = box
+        mx, my = max(8.0, 0.5 * (x1 - x0)), max(8.0, 0.5 * (y1 - y0))
+        rx0, ry0 = int(max(0, np.floor(x0 - mx))), int(max(0, np.floor(y0 - my)))
+        rx1, ry1 = int(min(w, np.ceil(x1 + mx))), int(min(h, np.ceil(y1 + my)))
+        roi = image[ry0:ry1, rx0:rx1]
+        rh, rw = roi.shape[:2]
+        scale = min(1.0, self.max_side / max(rh, rw))
+        sw, sh = max(1, round(rw * scale)), max(1, round(rh * scale))
+        small = cv2.resize(roi, (sw, sh), interpolation=cv2.INTER_AREA) if scale < 1 else roi
+        offset = np.array([rx0, ry0, rx0, ry0], np.float32)
+        init = np.where(_fill((box - offset) * scale, sh, sw), cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
         if pts is not None:
             for (x, y), lab in zip(*pts):
-                cv2.circle(init, (int(round(x)), int(round(y))), 3, cv2.GC_FGD if lab == 1 else cv2.GC_BGD, -1)
-        has_bg = (init == cv2.GC_BGD).any() or (init == cv2.GC_PR_BGD).any()
-        has_fg = (init == cv2.GC_PR_FGD).any() or (init == cv2.GC_FGD).any()
-        if has_bg and has_fg and min(sh, sw) >= 2:
+                c = (int(round((x - rx0) * scale)), int(round((y - ry0) * scale)))
+                cv2.circle(init, c, 3, cv2.GC_FGD if lab == 1 else cv2.GC_BGD, -1)
+        fg = (init == cv2.GC_FGD) | (init == cv2.GC_PR_FGD)
+        if fg.any() and not fg.all() and min(sh, sw) >= 2:
             cv2.setRNGSeed(0)
             bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
             try:
-                cv2.grabCut(bgr, init, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
+                cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), init, None, bgd, fgd, self.iterations,
+                            cv2.GC_INIT_WITH_MASK)
             except cv2.error:
-                pass  # degenerate colour model (e.g. a flat image): keep the initialisation
-        small = (init == cv2.GC_FGD) | (init == cv2.GC_PR_FGD)
-        if small.shape != full_hw:
-            small = cv2.resize(small.astype(np.uint8), (full_hw[1], full_hw[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
-        return small
+                pass  # degenerate colour model (e.g. a flat region): keep the initialisation
+            fg = (init == cv2.GC_FGD) | (init == cv2.GC_PR_FGD)
+        if scale < 1:
+            fg = cv2.resize(fg.astype(np.uint8), (rw, rh), interpolation=cv2.INTER_NEAREST).astype(bool)
+        full = np.zeros((h, w), dtype=bool)
+        full[ry0:ry1, rx0:rx1] = fg
+        return full

@@ -95,7 +95,9 @@ def generate_scene(rng: np.random.Generator, height: int, width: int, max_object
     n = int(rng.integers(1, max_objects + 1))
     diag = float(np.hypot(height, width))
     objs: list[tuple[np.ndarray, str]] = []
-    for _ in range(n):
+    attempts = 0
+    while len(objs) < n and attempts < 4 * max_objects:  # redraw shapes that fall (almost) outside the image
+        attempts += 1
         kind = SHAPES[int(rng.integers(len(SHAPES)))]
         # log-uniform radius: from ~3 px (COCO small) to ~0.3 of the diagonal (large)
         r = float(np.exp(rng.uniform(np.log(max(3.0, 0.012 * diag)), np.log(0.3 * diag))))
@@ -112,7 +114,8 @@ def generate_scene(rng: np.random.Generator, height: int, width: int, max_object
         objs = [(m & ~mask, c) for m, c in objs]
         objs.append((mask, kind))
     image = np.clip(image, 0, 255).astype(np.uint8)
-    return image, [(m, c) for m, c in objs if m.sum() >= MIN_VISIBLE_AREA]
+    visible = [(m, c) for m, c in objs if m.sum() >= MIN_VISIBLE_AREA]
+    return image, visible
 
 
 @register_source("synthetic", description="procedural textured scenes with 1-8 occluding objects and exact masks (built in)",

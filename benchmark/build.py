@@ -1,0 +1,278 @@
+"""Builder: source x corruption profile x seed -> parquet shards, a dataset card and a manifest.
+
+The work unit is a chunk of ``images_per_shard`` consecutive source images of one partition; it
+writes one parquet file per split (condition) atomically and then a done-marker with the files'
+sha256. A rerun skips chunks whose marker and files verify, so a killed build resumes and ends
+with the same bytes. Chunk contents depend only on (source, profile, seed), never on worker or
+shard count."""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import corruptions
+from corruptions import CLEAR, split_name
+
+from . import card
+from .fsutil import atomic_write_json, atomic_write_text, folder_lock, sha256_file, temp_path_for
+from .schema import FEATURES, SCHEMA_VERSION, Sample, object_record
+from .sources import create_source
+
+STATE_DIR = ".robustseg"
+DEFAULT_CONFIG = "default"
+IMAGE_FORMATS = ("jpeg", "png")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything the output bytes depend on."""
+
+    source: str = "synthetic"
+    source_options: dict = field(default_factory=dict)
+    profile: str = "robustsam"
+    seed: int = 0
+    images_per_shard: int = 128
+    image_format: str = "jpeg"
+    jpeg_quality: int = 95
+    partitions: tuple = ()  # ((name, fraction), ...); () = one config named "default"
+    limit: Optional[int] = None  # deterministic subsample of the source (by seed)
+
+    def identity(self) -> dict:
+        d = asdict(self)
+        d["partitions"] = [list(p) for p in self.partitions]
+        d["schema_version"] = SCHEMA_VERSION
+        return d
+
+
+class BuildConflictError(RuntimeError):
+    pass
+
+
+@dataclass
+class Chunk:
+    config: str
+    index: int
+    source_indices: list[int]
+
+    @property
+    def marker(self) -> str:
+        return f"{self.config}-{self.index:05d}.json"
+
+
+def plan_chunks(cfg: BuildConfig, n_source: int) -> list[Chunk]:
+    """Partition and chunk the source indices; a pure function of (cfg, n_source)."""
+    indices = np.arange(n_source)
+    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0xB01D]))
+    if cfg.limit is not None and cfg.limit < n_source:
+        indices = np.sort(rng.permutation(n_source)[: cfg.limit])
+    groups: list[tuple[str, np.ndarray]]
+    if cfg.partitions:
+        perm = indices[rng.permutation(len(indices))]
+        fracs = np.array([f for _, f in cfg.partitions], dtype=float)
+        bounds = np.round(np.cumsum(fracs / fracs.sum()) * len(perm)).astype(int)
+        starts = np.concatenate([[0], bounds[:-1]])
+        groups = [(name, np.sort(perm[s:e])) for (name, _), s, e in zip(cfg.partitions, starts, bounds)]
+    else:
+        groups = [(DEFAULT_CONFIG, indices)]
+    chunks = []
+    for name, idx in groups:
+        for k, start in enumerate(range(0, len(idx), cfg.images_per_shard)):
+            chunks.append(Chunk(name, k, [int(i) for i in idx[start:start + cfg.images_per_shard]]))
+    return chunks
+
+
+def encode_image(image: np.ndarray, fmt: str, jpeg_quality: int) -> bytes:
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    if fmt == "jpeg":
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    else:
+        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode an image of shape {image.shape} as {fmt}")
+    return buf.tobytes()
+
+
+def sample_rows(sample: Sample, profile: list[tuple[str, int]], cfg: BuildConfig) -> list[tuple[str, dict]]:
+    """(split name, row) for the sample itself and, if it is clear, every corruption of it."""
+    ext = "jpg" if cfg.image_format == "jpeg" else "png"
+
+    def row(image, objects, condition, severity):
+        h, w = image.shape[:2]
+        return split_name(condition, severity), {
+            "image": {"bytes": encode_image(image, cfg.image_format, cfg.jpeg_quality), "path": f"{sample.image_id}.{ext}"},
+            "image_id": sample.image_id, "source": sample.source or cfg.source, "condition": condition,
+            "severity": severity, "seed": cfg.seed, "width": w, "height": h, "objects": objects,
+        }
+
+    records = [object_record(o) for o in sample.objects]
+    out = [row(sample.image, records, sample.condition, sample.severity)]
+    if sample.condition != CLEAR:
+        return out  # a real-degradation image is not corrupted further
+    masks = sample.masks
+    for key, severity in profile:
+        c = corruptions.get_corruption(key)
+        image, warped = corruptions.apply_corruption(key, sample.image, masks, severity=severity, seed=cfg.seed,
+                                                     image_id=sample.image_id)
+        objs = records
+        if c.geometric:  # masks moved with the image; objects pushed fully out of view are dropped
+            objs = []
+            for o, m in zip(sample.objects, warped):
+                if m.any():
+                    objs.append(object_record(type(o)(o.id, m, o.category, o.iscrowd)))
+        out.append(row(image, objs, c.name, severity))
+    return out
+
+
+def _write_parquet(path: Path, rows: list[dict]) -> None:
+    table = pa.Table.from_pylist(rows, schema=FEATURES.arrow_schema)
+    tmp = temp_path_for(path)
+    try:
+        pq.write_table(table, tmp, row_group_size=64, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _chunk_is_done(out: Path, chunk: Chunk) -> bool:
+    marker = out / STATE_DIR / "done" / chunk.marker
+    if not marker.exists():
+        return False
+    info = json.loads(marker.read_text())
+    return all((out / f).exists() and sha256_file(out / f) == meta["sha256"] for f, meta in info["files"].items())
+
+
+def _run_chunk(args: tuple[Path, BuildConfig, Chunk, bool]) -> dict:
+    out, cfg, chunk, skip_bad = args
+    cv2.setNumThreads(1)
+    source = create_source(cfg.source, **cfg.source_options)
+    profile = corruptions.parse_profile(cfg.profile)
+    by_split: dict[str, list[dict]] = {}
+    skipped = []
+    from .sources.errors import BadSampleError
+
+    for i in chunk.source_indices:
+        try:
+            sample = source[i]
+        except BadSampleError as e:
+            if not skip_bad:
+                raise
+            skipped.append({"index": i, "error": str(e)})
+            continue
+        for split, r in sample_rows(sample, profile, cfg):
+            by_split.setdefault(split, []).append(r)
+    files = {}
+    for split, rows in sorted(by_split.items()):
+        rel = f"data/{chunk.config}/{split}-{chunk.index:05d}.parquet"
+        _write_parquet(out / rel, rows)
+        files[rel] = {"sha256": sha256_file(out / rel), "rows": len(rows), "split": split,
+                      "objects": sum(len(r["objects"]) for r in rows)}
+    info = {"config": chunk.config, "chunk": chunk.index, "files": files, "skipped": skipped}
+    atomic_write_json(out / STATE_DIR / "done" / chunk.marker, info)
+    return info
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    complete: bool
+    chunks_done: int
+    chunks_total: int
+    manifest: Optional[dict]
+
+
+def _check_identity(out: Path, identity: dict) -> None:
+    """Refuse an output folder that holds a different build or unrelated files."""
+    id_file = out / STATE_DIR / "build.json"
+    if id_file.exists():
+        old = json.loads(id_file.read_text())
+        if old != identity:
+            diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
+            raise BuildConflictError(f"{out} already holds a different build (differs in: {', '.join(diff)}); "
+                                     "use another --out or delete the folder")
+        return
+    if out.exists() and any(p.name != STATE_DIR for p in out.iterdir()):
+        raise BuildConflictError(f"{out} is not empty and holds no robustseg build; use an empty or new folder")
+    atomic_write_json(id_file, identity)
+
+
+def build(cfg: BuildConfig, out: str | os.PathLike, *, num_workers: int = 1, shard: tuple[int, int] = (0, 1),
+          skip_bad: bool = False, progress: Optional[Callable[[int, int], None]] = None) -> BuildResult:
+    """Build (or resume) ``cfg`` into ``out``. With ``shard=(i, n)`` only chunks i, i+n, ... are
+    built here; whichever process finds every chunk done writes the manifest and card."""
+    out = Path(out)
+    if cfg.image_format not in IMAGE_FORMATS:
+        raise ValueError(f"unknown image format {cfg.image_format!r}; valid: {', '.join(IMAGE_FORMATS)}")
+    corruptions.parse_profile(cfg.profile)  # fail fast on unknown names
+    source = create_source(cfg.source, **cfg.source_options)
+    identity = cfg.identity() | {"source_params": source.params()}
+    i, n = shard
+    if not (0 <= i < n):
+        raise ValueError(f"bad shard {i}/{n}: need 0 <= i < n")
+    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out / STATE_DIR, f"build-{i}-of-{n}.lock"):
+        _check_identity(out, identity)
+        chunks = plan_chunks(cfg, len(source))
+        mine = [c for k, c in enumerate(chunks) if k % n == i]
+        todo = [c for c in mine if not _chunk_is_done(out, c)]
+        done = len(mine) - len(todo)
+        if progress:
+            progress(done, len(mine))
+        jobs = [(out, cfg, c, skip_bad) for c in todo]
+        if num_workers > 1 and len(jobs) > 1:
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(num_workers) as pool:
+                for _ in pool.imap_unordered(_run_chunk, jobs):
+                    done += 1
+                    if progress:
+                        progress(done, len(mine))
+        else:
+            for job in jobs:
+                _run_chunk(job)
+                done += 1
+                if progress:
+                    progress(done, len(mine))
+        complete = all(_chunk_is_done(out, c) for c in chunks)
+        manifest = finalize(out, cfg, identity, chunks) if complete else None
+    return BuildResult(out, complete, sum(_chunk_is_done(out, c) for c in chunks), len(chunks), manifest)
+
+
+def finalize(out: Path, cfg: BuildConfig, identity: dict, chunks: list[Chunk]) -> dict:
+    """Manifest and dataset card from the done-markers; written last, so their presence means complete."""
+    files, skipped = {}, []
+    for c in chunks:
+        info = json.loads((out / STATE_DIR / "done" / c.marker).read_text())
+        files.update(info["files"])
+        skipped += [s | {"config": c.config} for s in info["skipped"]]
+    splits: dict[str, dict[str, dict]] = {}
+    for rel, meta in sorted(files.items()):
+        config = rel.split("/")[1]
+        s = splits.setdefault(config, {}).setdefault(meta["split"], {"rows": 0, "objects": 0, "files": []})
+        s["rows"] += meta["rows"]
+        s["objects"] += meta["objects"]
+        s["files"].append(rel)
+    manifest = {"build": identity, "splits": splits, "files": files, "skipped": skipped,
+                "corruptions": card.corruption_table(cfg.profile)}
+    source = create_source(cfg.source, **cfg.source_options)
+    atomic_write_text(out / "README.md", card.render_card(manifest, source))
+    atomic_write_json(out / "manifest.json", manifest)  # last: its presence means the build is complete
+    return manifest
+
+
+def load_manifest(dataset_dir: str | os.PathLike) -> dict:
+    """The manifest of a complete build; a clear error for an incomplete or foreign folder."""
+    path = Path(dataset_dir) / "manifest.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{dataset_dir} has no manifest.json: not a robustseg dataset, or its build is "
+                                "incomplete (rerun the same build command to finish it)")
+    return json.loads(path.read_text())

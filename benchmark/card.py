@@ -1,0 +1,65 @@
+"""The dataset card (README.md with YAML configs) that makes a build loadable with load_dataset."""
+from __future__ import annotations
+
+import corruptions
+
+from .schema import FEATURES
+
+
+def corruption_table(profile_spec: str) -> list[dict]:
+    rows = []
+    for key, severity in corruptions.parse_profile(profile_spec):
+        c = corruptions.get_corruption(key)
+        rows.append({"key": key, "condition": c.name, "severity": severity, "description": c.description,
+                     "geometric": c.geometric})
+    return rows
+
+
+def _yaml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_card(manifest: dict, source) -> str:
+    b = manifest["build"]
+    lines = ["---", f"license: {_yaml_str(source.license)}", "task_categories:", "- image-segmentation",
+             "tags:", "- robustness", "- segment-anything", "- robustseg", "configs:"]
+    for i, (config, splits) in enumerate(sorted(manifest["splits"].items())):
+        lines.append(f"- config_name: {config}")
+        if i == 0:
+            lines.append("  default: true")
+        lines.append("  data_files:")
+        for split in sorted(splits, key=lambda s: (s != "clear", s)):
+            lines += [f"  - split: {split}", f"    path: data/{config}/{split}-*.parquet"]
+    lines += ["---", "", f"# robustseg dataset: {b['source']} x {b['profile']} (seed {b['seed']})", "",
+              "Built by robustseg from the source below. One row per (image, condition); "
+              "instance masks are COCO compressed RLE.", "",
+              "```python", "from datasets import load_dataset",
+              f"ds = load_dataset(\"<this folder or hub id>\", \"{sorted(manifest['splits'])[0]}\", split=\"clear\")",
+              "```", "", "## Build", "",
+              "| parameter | value |", "|---|---|"]
+    for k in ("source", "source_options", "source_params", "profile", "seed", "image_format", "jpeg_quality",
+              "images_per_shard", "partitions", "limit", "schema_version"):
+        lines.append(f"| {k} | `{b.get(k)}` |")
+    fmt = b["image_format"]
+    lines += ["", f"Images are stored as {'JPEG quality ' + str(b['jpeg_quality']) if fmt == 'jpeg' else 'lossless PNG'}."
+              + (" JPEG is lossy: it slightly changes the statistics of noise degradations (as in RobustSAM's own "
+                 "release, which re-encodes every degraded image as JPEG quality 95)." if fmt == "jpeg" else ""), "",
+              "## Splits", "", "| config | split | images | objects |", "|---|---|---:|---:|"]
+    for config, splits in sorted(manifest["splits"].items()):
+        for split, s in sorted(splits.items(), key=lambda kv: (kv[0] != "clear", kv[0])):
+            lines.append(f"| {config} | {split} | {s['rows']} | {s['objects']} |")
+    if manifest["corruptions"]:
+        lines += ["", "## Conditions", "", "| split | corruption | severity | geometric | description |",
+                  "|---|---|---:|---|---|"]
+        for c in manifest["corruptions"]:
+            split = corruptions.split_name(c["condition"], c["severity"])
+            lines.append(f"| {split} | `{c['key']}` | {c['severity']} | {'yes' if c['geometric'] else 'no'} | {c['description']} |")
+    if manifest["skipped"]:
+        lines += ["", f"## Skipped samples ({len(manifest['skipped'])})", "", "See `manifest.json` (`skipped`)."]
+    lines += ["", "## Features", "", "```", str(FEATURES), "```", "", "## Source", "",
+              f"- license: {source.license}"]
+    if source.homepage:
+        lines.append(f"- homepage: {source.homepage}")
+    if source.citation:
+        lines += ["", "```bibtex", source.citation.strip(), "```"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,257 @@
+"""The ``robustseg`` command. Thin: every subcommand calls a library function."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+def _kv(items: list[str]) -> dict:
+    out = {}
+    for item in items or []:
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise ValueError(f"expected key=value, got {item!r}")
+        out[k.replace("-", "_")] = _auto(v)
+    return out
+
+
+def _auto(v: str):
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return v
+
+
+def _shard(s: str) -> tuple[int, int]:
+    i, _, n = s.partition("/")
+    return int(i), int(n)
+
+
+def _partitions(s: str | None) -> tuple:
+    if not s:
+        return ()
+    return tuple((name, float(f)) for name, f in (p.split("=") for p in s.split(",")))
+
+
+class _Progress:
+    """A tqdm bar fed by (done, total) callbacks."""
+
+    def __init__(self, desc: str):
+        self.desc, self.bar = desc, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.desc, unit="file", file=sys.stderr, dynamic_ncols=True)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _build_config(a):
+    from .build import BuildConfig
+
+    options = _kv(a.source_option)
+    if a.root:
+        options["root"] = a.root
+    if a.source == "synthetic":
+        options.setdefault("num_images", a.num_images)
+        w, _, h = a.image_size.partition("x")
+        options.setdefault("width", int(w))
+        options.setdefault("height", int(h))
+        options.setdefault("seed", a.seed)
+    return BuildConfig(source=a.source, source_options=options, profile=a.profile, seed=a.seed,
+                       images_per_shard=a.images_per_shard, image_format=a.image_format,
+                       jpeg_quality=a.jpeg_quality, partitions=_partitions(a.split), limit=a.limit)
+
+
+def cmd_build(a) -> int:
+    from .build import build
+
+    bar = _Progress("build")
+    t = time.time()
+    try:
+        r = build(_build_config(a), a.out, num_workers=a.num_workers, shard=_shard(a.shard), skip_bad=a.skip_bad,
+                  progress=bar)
+    finally:
+        bar.close()
+    if r.complete:
+        counts = {s: v["rows"] for c in r.manifest["splits"].values() for s, v in c.items()}
+        print(f"dataset: {r.out} ({sum(counts.values())} rows in {len(counts)} splits, {time.time() - t:.1f} s)")
+        if r.manifest["skipped"]:
+            print(f"skipped {len(r.manifest['skipped'])} bad samples: listed in {r.out / 'manifest.json'}")
+    else:
+        print(f"shard {a.shard} done; {r.chunks_done}/{r.chunks_total} chunks of {r.out} complete")
+    return 0
+
+
+def cmd_eval(a) -> int:
+    from .evaluate import evaluate
+
+    for model in a.model:
+        for protocol in a.protocol:
+            bar = _Progress(f"eval {model} {protocol}")
+            try:
+                r = evaluate(model, a.dataset, protocol, a.out, checkpoint=a.checkpoint, device=a.device,
+                             dataset_name=a.dataset_name,
+                             splits=a.splits.split(",") if a.splits else None, shard=_shard(a.shard), progress=bar)
+            finally:
+                bar.close()
+            print(f"results: {r.out} ({r.rows} instances, {r.files_done}/{r.files_total} files)")
+    return 0
+
+
+def cmd_leaderboard(a) -> int:
+    from .leaderboard import build_leaderboards
+
+    for p in build_leaderboards(a.results, a.out, plots=not a.no_plots):
+        print(p)
+    return 0
+
+
+def cmd_models(a) -> int:
+    from baselines import list_models
+
+    for m in list_models():
+        print(f"{m.name:28s} {m.weights_status:60s} {m.description}")
+    return 0
+
+
+def cmd_corruptions(a) -> int:
+    import corruptions
+
+    for c in corruptions.list_corruptions(a.family):
+        sev = ",".join(map(str, c.severities))
+        print(f"{c.key:36s} severities {sev:10s} {'geometric ' if c.geometric else ''}{c.description}")
+    return 0
+
+
+def cmd_sources(a) -> int:
+    from .sources import list_sources
+
+    for s in list_sources():
+        print(f"{s.name:20s} {s.description}\n{'':20s} layout: {s.layout}")
+    return 0
+
+
+def cmd_run(a) -> int:
+    """The embedded default end to end: build, eval, leaderboard."""
+    out = Path(a.out)
+    a.source, a.root, a.source_option, a.split, a.limit, a.shard, a.skip_bad = "synthetic", None, [], None, None, "0/1", False
+    a.images_per_shard, a.image_format, a.jpeg_quality = 8, "jpeg", 95
+    a.out = str(out / "dataset")
+    t0 = time.time()
+    cmd_build(a)
+    a.dataset, a.out, a.checkpoint, a.device, a.splits = str(out / "dataset"), str(out / "results"), None, "cpu", None
+    a.dataset_name = f"synthetic_{a.profile}" if a.profile.isidentifier() else "synthetic"
+    cmd_eval(a)
+    a.results, a.out, a.no_plots = [str(out / "results")], str(out / "leaderboards"), False
+    print("leaderboards:")
+    cmd_leaderboard(a)
+    print(f"done in {time.time() - t0:.0f} s. Load the dataset with: "
+          f"datasets.load_dataset({str(out / 'dataset')!r}, 'default', split='clear')")
+    return 0
+
+
+def _add_build_args(p, out_default: str | None) -> None:
+    p.add_argument("--profile", default="robustsam", help="robustsam, imagecorruptions, clear, or name[:severity],...")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-images", type=int, default=24, help="synthetic source: number of images")
+    p.add_argument("--image-size", default="320x240", help="synthetic source: WIDTHxHEIGHT")
+    p.add_argument("--num-workers", type=int, default=1)
+    if out_default is None:
+        p.add_argument("--out", required=True, help="output dataset folder")
+    else:
+        p.add_argument("--out", default=out_default)
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="robustseg", description="Robustness benchmark for promptable segmenters.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("build", help="build a parquet dataset: source x corruption profile x seed")
+    p.add_argument("--source", default="synthetic", help="source name (see `robustseg sources`)")
+    p.add_argument("--root", help="dataset root folder for file-based sources")
+    p.add_argument("--source-option", action="append", metavar="KEY=VALUE", help="extra source option (repeatable)")
+    _add_build_args(p, None)
+    p.add_argument("--images-per-shard", type=int, default=128)
+    p.add_argument("--image-format", default="jpeg", choices=["jpeg", "png"])
+    p.add_argument("--jpeg-quality", type=int, default=95)
+    p.add_argument("--split", help="partition into configs, e.g. train=0.8,val=0.1,test=0.1")
+    p.add_argument("--limit", type=int, help="deterministic subsample of N source images")
+    p.add_argument("--shard", default="0/1", help="i/N: build only this machine's share of the chunks")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable samples and list them in the manifest")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("eval", help="evaluate models on a built dataset")
+    p.add_argument("--dataset", required=True, help="built dataset folder")
+    p.add_argument("--model", action="append", required=True, help="registry name or module:Class (repeatable)")
+    p.add_argument("--protocol", action="append", default=None, help="box or point (repeatable; default both)")
+    p.add_argument("--checkpoint", help="local checkpoint file for the model")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--splits", help="comma list of splits to evaluate (default all)")
+    p.add_argument("--shard", default="0/1", help="i/N: evaluate only this machine's share of the dataset files")
+    p.add_argument("--dataset-name", help="name in results and leaderboards (default: the folder name)")
+    p.add_argument("--out", default="results")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("leaderboard", help="regenerate leaderboard CSV/markdown/plots from results folders")
+    p.add_argument("results", nargs="+", help="results folders")
+    p.add_argument("--out", default="leaderboards")
+    p.add_argument("--no-plots", action="store_true")
+    p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("models", help="list registered models and their weights status")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("corruptions", help="list corruptions with severities and descriptions")
+    p.add_argument("--family", choices=["robustsam", "imagecorruptions"])
+    p.set_defaults(func=cmd_corruptions)
+
+    p = sub.add_parser("sources", help="list dataset sources and the layouts they expect")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("run", help="build, evaluate and rank on the embedded synthetic source (no downloads)")
+    _add_build_args(p, "runs/default")
+    p.add_argument("--model", action="append", default=None, help="models (default: box, grabcut)")
+    p.add_argument("--protocol", action="append", default=None, help="protocols (default: box, point)")
+    p.set_defaults(func=cmd_run)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from baselines import ModelOutputError, UnknownModelError
+    from corruptions import ImageFormatError, UnknownCorruptionError
+
+    from .build import BuildConflictError
+    from .evaluate import EvalConflictError
+    from .fsutil import FolderBusyError
+    from .sources import UnknownSourceError
+    from .sources.errors import BadSampleError
+
+    args = parser().parse_args(argv)
+    if getattr(args, "protocol", "unset") is None:
+        args.protocol = ["box", "point"]
+    if args.cmd == "run" and args.model is None:
+        args.model = ["box", "grabcut"]
+    user_errors = (UnknownModelError, UnknownCorruptionError, UnknownSourceError, BuildConflictError,
+                   EvalConflictError, FolderBusyError, BadSampleError, ModelOutputError, ImageFormatError,
+                   FileNotFoundError, KeyError, ValueError)
+    try:
+        return args.func(args)
+    except user_errors as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"robustseg: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

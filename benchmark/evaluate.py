@@ -1,0 +1,157 @@
+"""Evaluator: model x built dataset x protocol -> per-instance result rows in parquet.
+
+One work unit per dataset shard file; its results are written atomically with a done-marker, so
+a killed evaluation resumes where it stopped. One image encoding (``set_image``) serves every
+prompt of the image."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from baselines import create_model, validate_prediction
+from baselines.contract import PromptableSegmenter
+
+from . import metrics
+from .build import STATE_DIR, load_manifest
+from .fsutil import atomic_write_json, folder_lock, sha256_file, temp_path_for
+from .protocols import PROTOCOLS
+from .schema import decode_rle
+
+RESULT_SCHEMA = pa.schema([
+    ("model", pa.string()), ("checkpoint_sha256", pa.string()), ("dataset", pa.string()), ("config", pa.string()),
+    ("split", pa.string()), ("condition", pa.string()), ("severity", pa.int32()), ("image_id", pa.string()),
+    ("object_id", pa.int64()), ("category", pa.string()), ("area", pa.int64()), ("protocol", pa.string()),
+    ("round", pa.int32()), ("score", pa.float32()), ("iou", pa.float64()), ("dice", pa.float64()),
+    ("pixel_accuracy", pa.float64()),
+])
+
+
+class EvalConflictError(RuntimeError):
+    pass
+
+
+def decode_image(data: bytes, where: str) -> np.ndarray:
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"{where}: image bytes do not decode")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+@dataclass
+class EvalResult:
+    out: Path
+    files_done: int
+    files_total: int
+    rows: int
+
+
+def _shard_rows(model: PromptableSegmenter, table: pa.Table, protocol: str, multimask: bool, ctx: dict,
+                where: str) -> list[dict]:
+    make_prompts = PROTOCOLS[protocol]
+    rows = []
+    for r in table.to_pylist():
+        objects = [o for o in r["objects"] if not o["iscrowd"] and o["area"] > 0]
+        if not objects:
+            continue
+        image = decode_image(r["image"]["bytes"], f"{where} image {r['image_id']}")
+        h, w = image.shape[:2]
+        gts = [decode_rle(o["mask"]) for o in objects]
+        model.set_image(image)
+        prompts = make_prompts(gts)
+        pred = model.predict(prompts, multimask=multimask)
+        validate_prediction(pred, len(gts), h, w, where=f"{where} image {r['image_id']}")
+        best = np.argmax(pred.scores, axis=1)
+        for o, gt, k, i in zip(objects, gts, best, range(len(gts))):
+            m = pred.masks[i, k]
+            rows.append(ctx | {
+                "condition": r["condition"], "severity": r["severity"], "image_id": r["image_id"],
+                "object_id": o["id"], "category": o["category"], "area": o["area"], "protocol": protocol, "round": 1,
+                "score": float(pred.scores[i, k]), "iou": metrics.iou(m, gt), "dice": metrics.dice(m, gt),
+                "pixel_accuracy": metrics.pixel_accuracy(m, gt),
+            })
+    return rows
+
+
+def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, protocol: str,
+             out: str | os.PathLike, *, checkpoint: Optional[str] = None, device: str = "cpu",
+             dataset_name: Optional[str] = None, splits: Optional[list[str]] = None, multimask: bool = True,
+             shard: tuple[int, int] = (0, 1), progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
+    """Evaluate ``model`` (a registry name, ``module:Class``, or an instance) on a built dataset.
+    Results go to ``out/<dataset>/<model>/<protocol>/<config>/<split>-<chunk>.parquet``."""
+    if protocol not in PROTOCOLS:
+        raise KeyError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(sorted(PROTOCOLS))}")
+    dataset_dir = Path(dataset_dir)
+    manifest = load_manifest(dataset_dir)
+    if isinstance(model, str):
+        model = create_model(model, checkpoint=checkpoint, device=device)
+    name = dataset_name or dataset_dir.resolve().name
+    ckpt_sha = getattr(model, "checkpoint_sha256", "") or ""
+    target = Path(out) / name / model.name / protocol
+    identity = {"model": model.name, "checkpoint_sha256": ckpt_sha, "protocol": protocol, "multimask": multimask,
+                "dataset": name, "dataset_build": manifest["build"]}
+    files = sorted(manifest["files"])
+    if splits:
+        known = {m["split"] for m in manifest["files"].values()}
+        bad = sorted(set(splits) - known)
+        if bad:
+            raise KeyError(f"unknown split(s) {bad}; this dataset has: {', '.join(sorted(known))}")
+        files = [f for f in files if manifest["files"][f]["split"] in splits]
+    i, n = shard
+    files = [f for k, f in enumerate(files) if k % n == i]
+    ctx = {"model": model.name, "checkpoint_sha256": ckpt_sha, "dataset": name}
+    total_rows = 0
+    with folder_lock(target / STATE_DIR, f"eval-{i}-of-{n}.lock"):
+        id_file = target / STATE_DIR / "eval.json"
+        if id_file.exists() and json.loads(id_file.read_text()) != identity:
+            raise EvalConflictError(f"{target} holds results of a different evaluation (model checkpoint, protocol or "
+                                    "dataset build differ); use another --out")
+        atomic_write_json(id_file, identity)
+        done = 0
+        for rel in files:
+            meta = manifest["files"][rel]
+            out_rel = rel.removeprefix("data/")
+            dest, marker = target / out_rel, target / STATE_DIR / "done" / (out_rel.replace("/", "__") + ".json")
+            if marker.exists() and dest.exists():
+                info = json.loads(marker.read_text())
+                if info["input_sha256"] == meta["sha256"] and info["sha256"] == sha256_file(dest):
+                    done += 1
+                    total_rows += info["rows"]
+                    if progress:
+                        progress(done, len(files))
+                    continue
+            src = dataset_dir / rel
+            if sha256_file(src) != meta["sha256"]:
+                raise ValueError(f"{src}: checksum differs from the dataset manifest (file changed or corrupt)")
+            table = pq.read_table(src)
+            ctx_f = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
+            rows = _shard_rows(model, table, protocol, multimask, ctx_f, where=str(src))
+            tmp = temp_path_for(dest)
+            try:
+                pq.write_table(pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), tmp, compression="zstd")
+                os.replace(tmp, dest)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            atomic_write_json(marker, {"input": rel, "input_sha256": meta["sha256"], "sha256": sha256_file(dest),
+                                       "rows": len(rows)})
+            done += 1
+            total_rows += len(rows)
+            if progress:
+                progress(done, len(files))
+    return EvalResult(target, done, len(files), total_rows)
+
+
+def read_results(results_dir: str | os.PathLike) -> pa.Table:
+    """Every result file under ``results_dir`` (all datasets, models, protocols) as one table."""
+    paths = sorted(p for p in Path(results_dir).rglob("*.parquet") if STATE_DIR not in p.parts)
+    if not paths:
+        raise FileNotFoundError(f"no result files under {results_dir}")
+    return pa.concat_tables([pq.read_table(p, schema=RESULT_SCHEMA) for p in paths])

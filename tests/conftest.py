@@ -1,0 +1,45 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"../shared is absent next to the repo ({SHARED}); real-data tests need it")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def shared_data(shared_dir) -> Path:
+    return shared_dir / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A small synthetic build (6 images, a 3-corruption profile) shared by evaluator tests."""
+    from benchmark.build import BuildConfig, build
+
+    out = tmp_path_factory.mktemp("tiny") / "ds"
+    cfg = BuildConfig(source_options={"num_images": 6, "width": 96, "height": 64},
+                      profile="robustsam/gauss_noise,robustsam/brightness,robustsam/resampling_blur",
+                      images_per_shard=4, image_format="png")
+    assert build(cfg, out).complete
+    return out
+
+
+def run_cli(*args, cwd=None, timeout=600):
+    """Run the installed console entry point's module in a subprocess."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "benchmark.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)

@@ -1,0 +1,48 @@
+"""End to end through the console entry point, in subprocesses, as a user runs it."""
+import numpy as np
+import pytest
+from datasets import load_dataset
+
+from benchmark.schema import decode_rle
+from benchmark.sources.synthetic import SyntheticSource
+
+from .conftest import run_cli
+
+
+def test_run_end_to_end_then_load_dataset(tmp_path):
+    r = run_cli("run", "--out", tmp_path / "run", "--num-images", "4", "--image-size", "96x72",
+                "--profile", "robustsam/contrast,robustsam/resampling_blur")
+    assert r.returncode == 0, r.stderr
+    for piece in ("dataset:", "results:", "leaderboards:", "robustseg_box.csv", "load_dataset"):
+        assert piece in r.stdout
+    assert "build" in r.stderr and "%" in r.stderr  # progress bars go to stderr
+    ds = load_dataset(str(tmp_path / "run" / "dataset"), "default", split="resampling_blur")
+    src = SyntheticSource(num_images=4, width=96, height=72)
+    assert len(ds) == 4
+    for i, row in enumerate(ds):
+        for o, ann in zip(row["objects"], src[i].objects, strict=True):
+            assert np.array_equal(decode_rle(o["mask"]), ann.mask)
+    lb = (tmp_path / "run" / "leaderboards" / "robustseg_box.csv").read_text().splitlines()
+    assert lb[0].startswith("track,dataset,model") and any(",grabcut,measured," in l for l in lb)
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["build", "--out", "x", "--profile", "robustsam/nope"], "unknown corruption 'robustsam/nope'; valid names: "),
+    (["build", "--out", "x", "--source", "nope"], "unknown source 'nope'; valid names: "),
+    (["eval", "--dataset", ".", "--model", "nope"], "unknown model 'nope'; valid names: "),
+])
+def test_unknown_names_give_one_line_with_valid_names(tmp_path, args, expected):
+    if args[0] == "eval":
+        run_cli("build", "--out", tmp_path / "ds", "--num-images", "1", "--image-size", "32x32", "--profile", "clear")
+        args = ["eval", "--dataset", str(tmp_path / "ds"), "--model", "nope", "--out", str(tmp_path / "r")]
+    r = run_cli(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and expected in lines[0], r.stderr
+    assert "box" in lines[0] or "synthetic" in lines[0] or "robustsam/" in lines[0]
+
+
+def test_listings(tmp_path):
+    for cmd, needle in (("models", "grabcut"), ("corruptions", "robustsam/contrast"), ("sources", "synthetic")):
+        r = run_cli(cmd)
+        assert r.returncode == 0 and needle in r.stdout

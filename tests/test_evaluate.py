@@ -1,0 +1,60 @@
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from baselines import ModelOutputError
+from benchmark.evaluate import evaluate, read_results
+from benchmark.schema import decode_rle
+
+
+def test_box_baseline_iou_matches_independent_computation(tiny_dataset, tmp_path):
+    r = evaluate("box", tiny_dataset, "box", tmp_path)
+    assert r.files_done == r.files_total and r.rows > 0
+    res = read_results(tmp_path).to_pandas()
+    manifest = json.loads((tiny_dataset / "manifest.json").read_text())
+    rel = next(f for f, m in manifest["files"].items() if m["split"] == "clear")
+    row = pq.read_table(tiny_dataset / rel).to_pylist()[0]
+    for o in row["objects"]:
+        gt = decode_rle(o["mask"])
+        x, y, w, h = (int(v) for v in o["bbox"])
+        pred = np.zeros_like(gt)
+        pred[y:y + h, x:x + w] = True  # the filled tight box
+        expected = (pred & gt).sum() / (pred | gt).sum()
+        got = res[(res.image_id == row["image_id"]) & (res.object_id == o["id"]) & (res.condition == "clear")]
+        assert len(got) == 1
+        assert got.iou.iloc[0] == pytest.approx(expected)
+        assert got.dice.iloc[0] == pytest.approx(2 * (pred & gt).sum() / (pred.sum() + gt.sum()))
+    assert set(res.condition) == {"clear", "gauss_noise", "brightness", "resampling_blur"}
+    assert (res.model == "box").all() and (res.protocol == "box").all()
+
+
+def test_resume_recomputes_only_missing(tiny_dataset, tmp_path):
+    evaluate("grabcut", tiny_dataset, "point", tmp_path)
+    files = sorted(p for p in tmp_path.rglob("*.parquet"))
+    before = {p: p.read_bytes() for p in files}
+    files[0].unlink()
+    r = evaluate("grabcut", tiny_dataset, "point", tmp_path)
+    assert r.files_done == r.files_total
+    assert {p: p.read_bytes() for p in files} == before
+
+
+@pytest.mark.parametrize("cls,check", [("NaNScores", "scores.finite"), ("WrongShape", "masks.shape"),
+                                       ("FloatMasks", "masks.dtype")])
+def test_broken_model_names_the_failed_check(tiny_dataset, tmp_path, cls, check):
+    with pytest.raises(ModelOutputError, match=rf"'{check}'.*image synthetic_"):
+        evaluate(f"tests.badmodels:{cls}", tiny_dataset, "box", tmp_path)
+    assert not list(tmp_path.rglob("*.parquet")), "a failed shard must leave no result file"
+
+
+def test_unknown_protocol_and_split(tiny_dataset, tmp_path):
+    with pytest.raises(KeyError, match="valid protocols"):
+        evaluate("box", tiny_dataset, "lasso", tmp_path)
+    with pytest.raises(KeyError, match="this dataset has"):
+        evaluate("box", tiny_dataset, "box", tmp_path, splits=["fog"])
+
+
+def test_incomplete_dataset_is_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no manifest.json"):
+        evaluate("box", tmp_path, "box", tmp_path / "r")

@@ -7,6 +7,7 @@ with the same bytes. Chunk contents depend only on (source, profile, seed), neve
 shard count."""
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -152,10 +153,16 @@ def _chunk_is_done(out: Path, chunk: Chunk) -> bool:
     return all((out / f).exists() and sha256_file(out / f) == meta["sha256"] for f, meta in info["files"].items())
 
 
+@functools.lru_cache(maxsize=2)
+def _cached_source(name: str, options_json: str):
+    """One reader per worker process: indexing a large annotation file once, not once per chunk."""
+    return create_source(name, **json.loads(options_json))
+
+
 def _run_chunk(args: tuple[Path, BuildConfig, Chunk, bool]) -> dict:
     out, cfg, chunk, skip_bad = args
     cv2.setNumThreads(1)
-    source = create_source(cfg.source, **cfg.source_options)
+    source = _cached_source(cfg.source, json.dumps(cfg.source_options, sort_keys=True))
     profile = corruptions.parse_profile(cfg.profile)
     by_split: dict[str, list[dict]] = {}
     skipped = []
@@ -206,10 +213,39 @@ def _check_identity(out: Path, identity: dict) -> None:
     atomic_write_json(id_file, identity)
 
 
+ENGINES = ("local", "ray")
+
+
+def _run_local(jobs: list, num_workers: int):
+    if num_workers > 1 and len(jobs) > 1:
+        with mp.get_context("spawn").Pool(num_workers) as pool:
+            yield from pool.imap_unordered(_run_chunk, jobs)
+    else:
+        yield from map(_run_chunk, jobs)
+
+
+def _run_ray(jobs: list, address: Optional[str]):
+    """Chunks as Ray tasks. ``out`` must be on storage every Ray node can write (a shared filesystem)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    task = ray.remote(num_cpus=1)(_run_chunk)
+    pending = [task.remote(j) for j in jobs]
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        yield ray.get(ready[0])
+
+
 def build(cfg: BuildConfig, out: str | os.PathLike, *, num_workers: int = 1, shard: tuple[int, int] = (0, 1),
-          skip_bad: bool = False, progress: Optional[Callable[[int, int], None]] = None) -> BuildResult:
+          skip_bad: bool = False, engine: str = "local", ray_address: Optional[str] = None,
+          progress: Optional[Callable[[int, int], None]] = None) -> BuildResult:
     """Build (or resume) ``cfg`` into ``out``. With ``shard=(i, n)`` only chunks i, i+n, ... are
-    built here; whichever process finds every chunk done writes the manifest and card."""
+    built here; whichever process finds every chunk done writes the manifest and card.
+    ``engine="ray"`` runs the chunks as Ray tasks (``ray_address``: an existing cluster, or None
+    for a local one); the bytes are the same as with the local engine."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
     out = Path(out)
     if cfg.image_format not in IMAGE_FORMATS:
         raise ValueError(f"unknown image format {cfg.image_format!r}; valid: {', '.join(IMAGE_FORMATS)}")
@@ -229,19 +265,11 @@ def build(cfg: BuildConfig, out: str | os.PathLike, *, num_workers: int = 1, sha
         if progress:
             progress(done, len(mine))
         jobs = [(out, cfg, c, skip_bad) for c in todo]
-        if num_workers > 1 and len(jobs) > 1:
-            ctx = mp.get_context("spawn")
-            with ctx.Pool(num_workers) as pool:
-                for _ in pool.imap_unordered(_run_chunk, jobs):
-                    done += 1
-                    if progress:
-                        progress(done, len(mine))
-        else:
-            for job in jobs:
-                _run_chunk(job)
-                done += 1
-                if progress:
-                    progress(done, len(mine))
+        results = _run_ray(jobs, ray_address) if engine == "ray" and jobs else _run_local(jobs, num_workers)
+        for _ in results:
+            done += 1
+            if progress:
+                progress(done, len(mine))
         complete = all(_chunk_is_done(out, c) for c in chunks)
         manifest = finalize(out, cfg, identity, chunks) if complete else None
     return BuildResult(out, complete, sum(_chunk_is_done(out, c) for c in chunks), len(chunks), manifest)

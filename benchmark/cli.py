@@ -80,7 +80,7 @@ def cmd_build(a) -> int:
     t = time.time()
     try:
         r = build(_build_config(a), a.out, num_workers=a.num_workers, shard=_shard(a.shard), skip_bad=a.skip_bad,
-                  progress=bar)
+                  engine=a.engine, ray_address=a.ray_address, progress=bar)
     finally:
         bar.close()
     if r.complete:
@@ -117,6 +117,13 @@ def cmd_leaderboard(a) -> int:
     return 0
 
 
+def cmd_push(a) -> int:
+    from .hub import push_to_hub
+
+    print(push_to_hub(a.dataset, a.repo_id, private=a.private, revision=a.revision))
+    return 0
+
+
 def cmd_models(a) -> int:
     from baselines import list_models
 
@@ -146,7 +153,7 @@ def cmd_run(a) -> int:
     """The embedded default end to end: build, eval, leaderboard."""
     out = Path(a.out)
     a.source, a.root, a.source_option, a.split, a.limit, a.shard, a.skip_bad = "synthetic", None, [], None, None, "0/1", False
-    a.images_per_shard, a.image_format, a.jpeg_quality = 8, "jpeg", 95
+    a.images_per_shard, a.image_format, a.jpeg_quality, a.engine, a.ray_address = 8, "jpeg", 95, "local", None
     a.out = str(out / "dataset")
     t0 = time.time()
     cmd_build(a)
@@ -189,6 +196,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="deterministic subsample of N source images")
     p.add_argument("--shard", default="0/1", help="i/N: build only this machine's share of the chunks")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable samples and list them in the manifest")
+    p.add_argument("--engine", default="local", choices=["local", "ray"], help="ray: chunks as tasks on a Ray cluster")
+    p.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("eval", help="evaluate models on a built dataset")
@@ -208,6 +217,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="leaderboards")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("push", help="upload a built dataset to the Hugging Face Hub (needs HF_TOKEN or a login)")
+    p.add_argument("dataset", help="built dataset folder")
+    p.add_argument("repo_id", help="e.g. user/robust-seg-synthetic")
+    p.add_argument("--private", action="store_true")
+    p.add_argument("--revision")
+    p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("models", help="list registered models and their weights status")
     p.set_defaults(func=cmd_models)

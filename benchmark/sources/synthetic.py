@@ -106,11 +106,15 @@ def generate_scene(rng: np.random.Generator, height: int, width: int, max_object
         if mask.sum() < MIN_VISIBLE_AREA:
             continue
         color = np.clip(base + rng.choice([-1, 1], 3) * rng.uniform(40, 120, 3), 0, 255).astype(np.float32)
-        tex = _texture(rng, height, width, color, strength=rng.uniform(5, 25))
+        ys, xs = np.nonzero(mask)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        m = mask[y0:y1, x0:x1]
+        tex = _texture(rng, y1 - y0, x1 - x0, color, strength=rng.uniform(5, 25))
         # shading: darker towards the mask boundary, so objects look solid
-        dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+        dist = cv2.distanceTransform(np.pad(m, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
         shade = 0.75 + 0.25 * np.minimum(dist / max(1.0, r * 0.5), 1.0)
-        image = np.where(mask[..., None], tex * shade[..., None], image)
+        window = image[y0:y1, x0:x1]
+        window[m] = (tex * shade[..., None])[m]
         objs = [(m & ~mask, c) for m, c in objs]
         objs.append((mask, kind))
     image = np.clip(image, 0, 255).astype(np.uint8)

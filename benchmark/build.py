@@ -8,6 +8,7 @@ shard count."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -25,7 +26,8 @@ import corruptions
 from corruptions import CLEAR, split_name
 
 from . import card
-from .fsutil import atomic_write_json, atomic_write_text, folder_lock, sha256_file, temp_path_for
+from .fsutil import (atomic_write_json, atomic_write_text, dump_json, folder_lock, os_error_reason, sha256_file,
+                     temp_path_for)
 from .schema import FEATURES, SCHEMA_VERSION, Sample, object_record
 from .sources import create_source
 
@@ -134,15 +136,27 @@ def sample_rows(sample: Sample, profile: list[tuple[str, int]], cfg: BuildConfig
     return out
 
 
-def _write_parquet(path: Path, rows: list[dict]) -> None:
-    table = pa.Table.from_pylist(rows, schema=FEATURES.arrow_schema)
-    tmp = temp_path_for(path)
+def write_parquet_atomic(path: Path, table: pa.Table, **kwargs) -> None:
+    """Write ``table`` to a temp file beside ``path``, then rename; on any failure (full disk,
+    read-only folder, kill) no file appears under ``path`` and the temp file is removed."""
     try:
-        pq.write_table(table, tmp, row_group_size=64, compression="zstd")
+        tmp = temp_path_for(path)
+    except OSError as e:
+        raise OSError(f"cannot write in {path.parent}: {os_error_reason(e)}") from e
+    try:
+        pq.write_table(table, tmp, **kwargs)
         os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"{path}: write failed ({os_error_reason(e)}); nothing was published for it") from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _write_parquet(path: Path, rows: list[dict]) -> None:
+    write_parquet_atomic(path, pa.Table.from_pylist(rows, schema=FEATURES.arrow_schema), row_group_size=64,
+                         compression="zstd")
 
 
 def _chunk_is_done(out: Path, chunk: Chunk) -> bool:
@@ -159,8 +173,15 @@ def _cached_source(name: str, options_json: str):
     return create_source(name, **json.loads(options_json))
 
 
-def _run_chunk(args: tuple[Path, BuildConfig, Chunk, bool]) -> dict:
-    out, cfg, chunk, skip_bad = args
+def fingerprint(identity: dict) -> str:
+    """Short hash of a build's identity, part of every shard name. Hugging Face datasets keys its
+    Arrow cache on the data-file patterns, not on file contents: without it, two different builds in
+    folders of the same name would be served from one cache."""
+    return hashlib.sha256(dump_json(identity).encode()).hexdigest()[:10]
+
+
+def _run_chunk(args: tuple[Path, BuildConfig, Chunk, bool, str]) -> dict:
+    out, cfg, chunk, skip_bad, fp = args
     cv2.setNumThreads(1)
     source = _cached_source(cfg.source, json.dumps(cfg.source_options, sort_keys=True))
     profile = corruptions.parse_profile(cfg.profile)
@@ -180,7 +201,7 @@ def _run_chunk(args: tuple[Path, BuildConfig, Chunk, bool]) -> dict:
             by_split.setdefault(split, []).append(r)
     files = {}
     for split, rows in sorted(by_split.items()):
-        rel = f"data/{chunk.config}/{split}-{chunk.index:05d}.parquet"
+        rel = f"data/{chunk.config}/{split}-{fp}-{chunk.index:05d}.parquet"
         _write_parquet(out / rel, rows)
         files[rel] = {"sha256": sha256_file(out / rel), "rows": len(rows), "split": split,
                       "objects": sum(len(r["objects"]) for r in rows)}
@@ -264,7 +285,8 @@ def build(cfg: BuildConfig, out: str | os.PathLike, *, num_workers: int = 1, sha
         done = len(mine) - len(todo)
         if progress:
             progress(done, len(mine))
-        jobs = [(out, cfg, c, skip_bad) for c in todo]
+        fp = fingerprint(identity)
+        jobs = [(out, cfg, c, skip_bad, fp) for c in todo]
         results = _run_ray(jobs, ray_address) if engine == "ray" and jobs else _run_local(jobs, num_workers)
         for _ in results:
             done += 1
@@ -289,7 +311,7 @@ def finalize(out: Path, cfg: BuildConfig, identity: dict, chunks: list[Chunk]) -
         s["rows"] += meta["rows"]
         s["objects"] += meta["objects"]
         s["files"].append(rel)
-    manifest = {"build": identity, "splits": splits, "files": files, "skipped": skipped,
+    manifest = {"build": identity, "fingerprint": fingerprint(identity), "splits": splits, "files": files, "skipped": skipped,
                 "corruptions": card.corruption_table(cfg.profile)}
     source = create_source(cfg.source, **cfg.source_options)
     atomic_write_text(out / "README.md", card.render_card(manifest, source))

@@ -29,7 +29,7 @@ def render_card(manifest: dict, source) -> str:
             lines.append("  default: true")
         lines.append("  data_files:")
         for split in sorted(splits, key=lambda s: (s != "clear", s)):
-            lines += [f"  - split: {split}", f"    path: data/{config}/{split}-*.parquet"]
+            lines += [f"  - split: {split}", f"    path: data/{config}/{split}-{manifest['fingerprint']}-*.parquet"]
     lines += ["---", "", f"# robustseg dataset: {b['source']} x {b['profile']} (seed {b['seed']})", "",
               "Built by robustseg from the source below. One row per (image, condition); "
               "instance masks are COCO compressed RLE.", "",

@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         args.model = ["box", "grabcut"]
     user_errors = (UnknownModelError, UnknownCorruptionError, UnknownSourceError, BuildConflictError,
                    EvalConflictError, FolderBusyError, BadSampleError, ModelOutputError, ImageFormatError,
-                   FileNotFoundError, KeyError, ValueError)
+                   KeyError, ValueError, OSError)
     try:
         return args.func(args)
     except user_errors as e:

@@ -20,8 +20,8 @@ from baselines import create_model, validate_prediction
 from baselines.contract import PromptableSegmenter
 
 from . import metrics
-from .build import STATE_DIR, load_manifest
-from .fsutil import atomic_write_json, folder_lock, sha256_file, temp_path_for
+from .build import STATE_DIR, load_manifest, write_parquet_atomic
+from .fsutil import atomic_write_json, folder_lock, sha256_file
 from .protocols import PROTOCOLS
 from .schema import decode_rle
 
@@ -133,13 +133,7 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
             table = pq.read_table(src)
             ctx_f = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
             rows = _shard_rows(model, table, protocol, multimask, ctx_f, where=str(src))
-            tmp = temp_path_for(dest)
-            try:
-                pq.write_table(pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), tmp, compression="zstd")
-                os.replace(tmp, dest)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            write_parquet_atomic(dest, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), compression="zstd")
             atomic_write_json(marker, {"input": rel, "input_sha256": meta["sha256"], "sha256": sha256_file(dest),
                                        "rows": len(rows)})
             done += 1

@@ -1,4 +1,5 @@
 import os
+import tempfile
 import sys
 from pathlib import Path
 
@@ -10,6 +11,9 @@ SHARED = REPO.parent / "shared"
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# A private datasets cache per test session: load_dataset must read what the test just built,
+# never an Arrow cache left by an earlier run at a reused temp path.
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="robustseg-hf-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -119,8 +119,12 @@ def sample_rows(sample: Sample, profile: list[tuple[str, int]], cfg: BuildConfig
 
     records = [object_record(o) for o in sample.objects]
     out = [row(sample.image, records, sample.condition, sample.severity)]
-    if sample.condition != CLEAR:
-        return out  # a real-degradation image is not corrupted further
+    if sample.condition != CLEAR:  # a real-degradation image is not corrupted further
+        own = split_name(sample.condition, sample.severity)
+        if any(split_name(corruptions.get_corruption(k).name, s) == own for k, s in profile):
+            raise ValueError(f"{sample.image_id}: the source's own condition {own!r} is also a split of profile "
+                             f"{cfg.profile!r}; the two would mix. Build this source with --profile clear")
+        return out
     masks = sample.masks
     for key, severity in profile:
         c = corruptions.get_corruption(key)

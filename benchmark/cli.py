@@ -20,6 +20,8 @@ def _kv(items: list[str]) -> dict:
 
 
 def _auto(v: str):
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
     for cast in (int, float):
         try:
             return cast(v)

@@ -1,0 +1,74 @@
+"""NDD20 (Northumberland Dolphin Dataset 2020): above- and below-water dolphin photos with VGG Image
+Annotator (VIA) json labels, one polygon region per dolphin (fin outline above water, body below).
+
+Regions are rasterised with the COCO polygon rasteriser (pycocotools), the same as any COCO
+polygon in this package; the category is the region's ``species`` attribute when present."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..schema import ObjectAnn, Sample
+from .base import Source, register_source
+from .coco import decode_segmentation
+from .common import files_digest, load_json, nonempty, require_dir, require_file, resolve_root
+from .errors import BadSampleError
+from .imageio import read_image
+
+VIEWS = {"above": ("ABOVE", "ABOVE_LABELS.json"), "below": ("BELOW", "BELOW_LABELS.json")}
+
+
+def _regions(entry: dict) -> list:
+    regions = entry.get("regions", [])
+    return [regions[k] for k in sorted(regions, key=int)] if isinstance(regions, dict) else list(regions)  # VIA 1 / 2
+
+
+@register_source("ndd20", description="NDD20 dolphins above and below water (VIA polygon json)",
+                 layout="<root>/ABOVE/<name>.jpg + <root>/ABOVE_LABELS.json, <root>/BELOW/<name>.jpg + "
+                        "<root>/BELOW_LABELS.json")
+class Ndd20Source(Source):
+    license = "CC-BY-NC-SA-4.0"
+    citation = ("@article{trotter2020ndd20, title={NDD20: A large-scale few-shot dolphin dataset for coarse and "
+                "fine-grained categorisation}, author={Trotter, Cameron and Atkinson, Georgia and Sharpe, Matt and "
+                "Richardson, Kirsten and McGough, A. Stephen and Wright, Nick and Burville, Ben and Berggren, Per}, "
+                "journal={arXiv:2005.13359}, year={2020}}")
+    homepage = "https://doi.org/10.25405/data.ncl.c.4982342"
+
+    def __init__(self, root: str | os.PathLike, views: str = "above,below"):
+        self.root = resolve_root(root, self.name)
+        chosen = [v.strip() for v in views.split(",") if v.strip()]
+        if not chosen or any(v not in VIEWS for v in chosen):
+            raise ValueError(f"ndd20: views must be a comma list of {', '.join(VIEWS)}, not {views!r}")
+        self.views, self.ann_files, self.items = chosen, [], []
+        for v in chosen:
+            folder, label_file = VIEWS[v]
+            img_dir = require_dir(self.root / folder, self.name, "image")
+            ann = require_file(self.root / label_file, self.name, "label file")
+            self.ann_files.append(ann)
+            for key, entry in load_json(ann, self.name).items():
+                if "filename" not in entry:
+                    raise ValueError(f"ndd20: {ann}: entry {key!r} has no 'filename'; is it a VIA json?")
+                self.items.append((f"{v}_{Path(entry['filename']).stem}", img_dir / entry["filename"], ann,
+                                   _regions(entry)))
+        self.items.sort(key=lambda it: it[0])
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def params(self) -> dict:
+        return {"root": str(self.root), "views": ",".join(self.views), "annotations": files_digest(self.ann_files, self.root)}
+
+    def __getitem__(self, index: int) -> Sample:
+        image_id, path, ann, regions = self.items[index]
+        image = read_image(path)
+        h, w = image.shape[:2]
+        objects = []
+        for k, r in enumerate(regions):
+            shape = r.get("shape_attributes", {})
+            if shape.get("name") not in ("polygon", "polyline"):
+                raise BadSampleError(ann, f"{path.name} region {k}: unsupported VIA shape {shape.get('name')!r}")
+            xy = [c for pt in zip(shape["all_points_x"], shape["all_points_y"]) for c in pt]
+            mask = decode_segmentation([xy], h, w, f"{ann} ({path.name} region {k})")
+            species = str(r.get("region_attributes", {}).get("species", "") or "dolphin")
+            objects.append(ObjectAnn(id=k + 1, mask=mask, category=species))
+        return Sample(image_id=image_id, image=image, objects=nonempty(objects), source=self.name)

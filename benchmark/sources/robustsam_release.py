@@ -1,0 +1,91 @@
+"""The RobustSAM (Robust-Seg) release layout, read as published.
+
+``<root>/<split>/clear/*.jpg`` with ``<root>/<split>/masks/*.npy`` (all instance masks of one
+image, an (N, H, W) bool array), paired by sorted position exactly as RobustSAM's dataset.py
+does; degradation folders ``<root>/<split>/<degradation>/*.jpg`` (made locally by its
+augment.py, same file names as clear/) become real-condition samples named after the folder,
+with the clear image's masks and ``image_id``."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..schema import ObjectAnn, Sample
+from .base import Source, register_source
+from .common import require_dir, resolve_root
+from .errors import BadSampleError
+from .imageio import read_image
+
+RESERVED = ("clear", "masks")
+
+
+def read_npy_masks(path: Path) -> np.ndarray:
+    """(N, H, W) bool from a RobustSAM masks file; a single (H, W) mask is N = 1."""
+    try:
+        a = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise BadSampleError(path, "file not found") from None
+    except (ValueError, OSError, EOFError) as e:
+        raise BadSampleError(path, f"not a readable .npy array: {e}") from None
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3:
+        raise BadSampleError(path, f"expected (N, H, W) masks, got shape {a.shape}")
+    if a.dtype != np.bool_ and not (np.issubdtype(a.dtype, np.integer) and a.size and a.min() >= 0 and a.max() <= 1):
+        raise BadSampleError(path, f"expected boolean (or 0/1) masks, got dtype {a.dtype}")
+    return a.astype(bool)
+
+
+@register_source("robustsam_release", description="RobustSAM release: clear/*.jpg + masks/*.npy per split, plus "
+                                                   "locally generated degradation folders as real conditions",
+                 layout="<root>/<split>/clear/<name>.jpg + <root>/<split>/masks/<name>.npy ((N,H,W) bool), "
+                        "optional <root>/<split>/<degradation>/<name>.jpg")
+class RobustSamReleaseSource(Source):
+    license = "see the RobustSAM release terms (images from LVIS, MSRA10K, ThinObject-5K, NDD20, STREETS, FSS-1000)"
+    citation = ("@inproceedings{chen2024robustsam, title={RobustSAM: Segment Anything Robustly on Degraded Images}, "
+                "author={Chen, Wei-Ting and Vong, Yu-Jiet and Kuo, Sy-Yen and Ma, Sizhuo and Wang, Jian}, "
+                "booktitle={CVPR}, year={2024}}")
+    homepage = "https://huggingface.co/robustsam/robustsam"
+
+    def __init__(self, root: str | os.PathLike, split: str = "test", degradations: str = "", clear: bool = True):
+        self.root = resolve_root(root, self.name)
+        base = require_dir(self.root / split, self.name, "split")
+        self.clear_files = sorted(require_dir(base / "clear", self.name, "clear image").glob("*.jpg"))
+        self.mask_files = sorted(require_dir(base / "masks", self.name, "masks").glob("*.npy"))
+        if len(self.clear_files) != len(self.mask_files):
+            raise ValueError(f"{self.name}: {base}/clear has {len(self.clear_files)} images but {base}/masks has "
+                             f"{len(self.mask_files)} .npy files; pairing is by sorted position, so they must match")
+        present = sorted(p.name for p in base.iterdir() if p.is_dir() and p.name not in RESERVED)
+        wanted = present if degradations == "all" else [d.strip() for d in degradations.split(",") if d.strip()]
+        for d in wanted:
+            folder = require_dir(base / d, self.name, "degradation")
+            names = sorted(p.name for p in folder.glob("*.jpg"))
+            if names != [p.name for p in self.clear_files]:
+                raise ValueError(f"{self.name}: {folder} does not hold exactly the file names of {base}/clear "
+                                 f"({len(names)} vs {len(self.clear_files)} files)")
+        self.split, self.base = split, base
+        self.conditions = (["clear"] if clear else []) + wanted
+        if not self.conditions:
+            raise ValueError(f"{self.name}: nothing to read: clear=False and no degradations chosen")
+
+    def __len__(self) -> int:
+        return len(self.conditions) * len(self.clear_files)
+
+    def params(self) -> dict:
+        return {"root": str(self.root), "split": self.split, "conditions": self.conditions,
+                "images": len(self.clear_files)}
+
+    def __getitem__(self, index: int) -> Sample:
+        cond, k = divmod(index, len(self.clear_files))
+        condition = self.conditions[cond]
+        clear_path = self.clear_files[k]
+        img_path = clear_path if condition == "clear" else self.base / condition / clear_path.name
+        image = read_image(img_path)
+        masks = read_npy_masks(self.mask_files[k])
+        if masks.shape[1:] != image.shape[:2]:
+            raise BadSampleError(self.mask_files[k], f"masks are {masks.shape[2]}x{masks.shape[1]} (WxH) but "
+                                                     f"{img_path.name} is {image.shape[1]}x{image.shape[0]}")
+        objects = [ObjectAnn(id=i + 1, mask=m) for i, m in enumerate(masks) if m.any()]
+        return Sample(image_id=clear_path.stem, image=image, objects=objects, source=self.name, condition=condition)

@@ -114,7 +114,7 @@ def cmd_eval(a) -> int:
 def cmd_leaderboard(a) -> int:
     from .leaderboard import build_leaderboards
 
-    for p in build_leaderboards(a.results, a.out, plots=not a.no_plots):
+    for p in build_leaderboards(a.results, a.out, plots=not a.no_plots, reported=not a.no_reported):
         print(p)
     return 0
 
@@ -162,7 +162,7 @@ def cmd_run(a) -> int:
     a.dataset, a.out, a.checkpoint, a.device, a.splits = str(out / "dataset"), str(out / "results"), None, "cpu", None
     a.dataset_name = f"synthetic_{a.profile}" if a.profile.isidentifier() else "synthetic"
     cmd_eval(a)
-    a.results, a.out, a.no_plots = [str(out / "results")], str(out / "leaderboards"), False
+    a.results, a.out, a.no_plots, a.no_reported = [str(out / "results")], str(out / "leaderboards"), False, True
     print("leaderboards:")
     cmd_leaderboard(a)
     print(f"done in {time.time() - t0:.0f} s. Load the dataset with: "
@@ -218,6 +218,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="+", help="results folders")
     p.add_argument("--out", default="leaderboards")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-reported", action="store_true", help="leave out the papers' reported numbers")
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("push", help="upload a built dataset to the Hugging Face Hub (needs HF_TOKEN or a login)")

@@ -50,7 +50,13 @@ class PromptableSegmenter(ABC):
     """Set an image once, then predict for any number of prompt batches on it.
 
     ``multimask=True`` asks for the model's 3 candidate masks (K = 3); models that produce one mask
-    return K = 1 regardless. The evaluator picks the candidate with the highest score."""
+    (HQ-SAM's HQ token, RobustSAM's robust token, weight-free baselines) return K = 1 regardless. The
+    evaluator picks the candidate with the highest score. ``multimask=False`` always gives K = 1.
+
+    Factories take ``checkpoint`` (local file path or None for random init), ``device`` ("cpu", "cuda",
+    "cuda:1", "auto") and, for torch models, ``dtype`` ("float32", "bfloat16", "float16"); inputs and
+    outputs are numpy whatever the device. ``Prediction.logits`` are the model's low-res logits, which the
+    evaluator feeds back as ``Prompts.mask_inputs`` in the next interactive round."""
 
     name: str = "unnamed"
     checkpoint_sha256: str = ""  # of the loaded checkpoint file; empty for weight-free models
@@ -62,6 +68,32 @@ class PromptableSegmenter(ABC):
     @abstractmethod
     def predict(self, prompts: Prompts, multimask: bool = False) -> Prediction:
         """Masks for every prompt of the batch, on the image of the last ``set_image``."""
+
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def resolve_device(device: str = "cpu") -> str:
+    """``"auto"`` picks ``cuda`` when torch sees a GPU, else ``cpu``; any other torch device string passes
+    through. Torch is imported only here, so weight-free models never need it."""
+    if device != "auto":
+        return device
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(dtype="float32"):
+    """A ``torch.dtype`` from a name in DTYPES (or a torch.dtype); half precision is for GPUs."""
+    import torch
+
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+    return getattr(torch, dtype)
 
 
 class ModelOutputError(RuntimeError):

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import warnings
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from .contract import PromptableSegmenter
 
@@ -20,6 +21,8 @@ class ModelInfo:
     public_weights: bool = True  # False: none published, the user must train or obtain them
     requires: tuple[str, ...] = ()  # importable modules needed (checked lazily)
     tags: tuple[str, ...] = field(default=())
+    test_kwargs: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"config": "tiny"} for fast tests
+    verified: str = ""  # what was checked against official code or key lists, and what could not be
 
     @property
     def weights_status(self) -> str:
@@ -38,14 +41,15 @@ class UnknownModelError(KeyError):
 
 
 def register_model(name: str, *, description: str, checkpoint_files=(), public_weights: bool = True,
-                   requires=(), tags=()):
-    """Decorator on a PromptableSegmenter subclass or a factory returning one."""
+                   requires=(), tags=(), test_kwargs: Mapping[str, Any] | None = None, verified: str = ""):
+    """Decorator on a PromptableSegmenter subclass or a factory returning one. ``test_kwargs`` are
+    passed by the generated contract tests (a tiny random-init configuration for learned models)."""
 
     def deco(factory):
         if name in _MODELS:
             raise ValueError(f"model {name!r} registered twice")
         _MODELS[name] = ModelInfo(name, factory, description, tuple(checkpoint_files), public_weights,
-                                  tuple(requires), tuple(tags))
+                                  tuple(requires), tuple(tags), dict(test_kwargs or {}), verified)
         return factory
 
     return deco
@@ -56,7 +60,11 @@ def _load_builtin() -> None:
 
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name not in _MODELS:
-            obj = ep.load()
+            try:
+                obj = ep.load()
+            except Exception as e:  # one broken plug-in must not hide every other model
+                warnings.warn(f"entry point {ep.name!r} ({ep.value}) in group {ENTRY_POINT_GROUP} failed to load: {e}")
+                continue
             if ep.name not in _MODELS:  # the module may have registered itself on import
                 register_model(ep.name, description=f"third-party model from {ep.value}")(obj)
 

@@ -14,7 +14,7 @@ def _point_box(points: np.ndarray, labels: np.ndarray, h: int, w: int) -> np.nda
     r = 0.1 * min(h, w)
     x0, y0 = pos.min(0) - r
     x1, y1 = pos.max(0) + r
-    return np.array([max(0, x0), max(0, y0), min(w, x1), min(h, y1)], dtype=np.float32)
+    return np.array([max(0, x0), max(0, y0), min(w - 1, x1), min(h - 1, y1)], dtype=np.float32)
 
 
 def _prompt_boxes(prompts: Prompts, h: int, w: int) -> np.ndarray:
@@ -24,9 +24,10 @@ def _prompt_boxes(prompts: Prompts, h: int, w: int) -> np.ndarray:
 
 
 def _fill(box: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The pixels of an inclusive [x_min, y_min, x_max, y_max] box of pixel indices."""
     x0, y0, x1, y1 = box
     m = np.zeros((h, w), dtype=bool)
-    m[int(np.floor(max(0, y0))):int(np.ceil(min(h, y1))), int(np.floor(max(0, x0))):int(np.ceil(min(w, x1)))] = True
+    m[int(np.ceil(max(0, y0))):int(np.floor(min(h - 1, y1))) + 1, int(np.ceil(max(0, x0))):int(np.floor(min(w - 1, x1))) + 1] = True
     return m
 
 

@@ -26,8 +26,8 @@ import corruptions
 from corruptions import CLEAR, split_name
 
 from . import card
-from .fsutil import (atomic_write_json, atomic_write_text, dump_json, folder_lock, os_error_reason, sha256_file,
-                     temp_path_for)
+from .fsutil import (atomic_write_json, atomic_write_text, dump_json, folder_lock, os_error_reason,
+                     remove_stale_temps, sha256_file, temp_path_for)
 from .schema import FEATURES, SCHEMA_VERSION, Sample, object_record
 from .sources import create_source
 
@@ -317,6 +317,7 @@ def finalize(out: Path, cfg: BuildConfig, identity: dict, chunks: list[Chunk]) -
         s["files"].append(rel)
     manifest = {"build": identity, "fingerprint": fingerprint(identity), "splits": splits, "files": files, "skipped": skipped,
                 "corruptions": card.corruption_table(cfg.profile)}
+    remove_stale_temps(out / "data")  # every chunk is done: a leftover temp file is a killed writer's
     source = create_source(cfg.source, **cfg.source_options)
     atomic_write_text(out / "README.md", card.render_card(manifest, source))
     atomic_write_json(out / "manifest.json", manifest)  # last: its presence means the build is complete

@@ -21,17 +21,26 @@ from baselines.contract import PromptableSegmenter
 
 from . import metrics
 from .build import STATE_DIR, load_manifest, write_parquet_atomic
-from .fsutil import atomic_write_json, folder_lock, sha256_file
-from .protocols import PROTOCOLS
-from .schema import decode_rle
+from .clicker import run_interactive
+from .fsutil import atomic_write_json, folder_lock, remove_stale_temps, sha256_file
+from .protocols import EVAL_PROTOCOLS, PROTOCOLS, ProtocolSpec
+from .schema import decode_rle, encode_rle
+from .uncertainty import uncertainty_metrics
 
 RESULT_SCHEMA = pa.schema([
-    ("model", pa.string()), ("checkpoint_sha256", pa.string()), ("dataset", pa.string()), ("config", pa.string()),
-    ("split", pa.string()), ("condition", pa.string()), ("severity", pa.int32()), ("image_id", pa.string()),
-    ("object_id", pa.int64()), ("category", pa.string()), ("area", pa.int64()), ("protocol", pa.string()),
-    ("round", pa.int32()), ("score", pa.float32()), ("iou", pa.float64()), ("dice", pa.float64()),
-    ("pixel_accuracy", pa.float64()),
+    ("model", pa.string()), ("checkpoint_sha256", pa.string()), ("dataset", pa.string()), ("source", pa.string()),
+    ("config", pa.string()), ("split", pa.string()), ("condition", pa.string()), ("severity", pa.int32()),
+    ("image_id", pa.string()), ("object_id", pa.int64()), ("category", pa.string()), ("area", pa.int64()),
+    ("height", pa.int32()), ("width", pa.int32()), ("protocol", pa.string()), ("round", pa.int32()),
+    ("candidate", pa.int32()), ("score", pa.float32()),
+    ("iou", pa.float64()), ("dice", pa.float64()), ("pixel_accuracy", pa.float64()), ("boundary_iou", pa.float64()),
+    # pixel-level uncertainty metrics: null unless the model returns an uncertainty map
+    ("unc_auroc", pa.float64()), ("aurc", pa.float64()), ("e_aurc", pa.float64()), ("pavpu", pa.float64()),
+    ("unc_mean", pa.float64()),
+    # COCO RLE counts of ground truth and prediction (one-shot protocols), so AP can be computed later
+    ("gt_rle", pa.string()), ("pred_rle", pa.string()),
 ])
+UNCERTAINTY_COLUMNS = ("unc_auroc", "aurc", "e_aurc", "pavpu", "unc_mean")
 
 
 class EvalConflictError(RuntimeError):
@@ -53,41 +62,72 @@ class EvalResult:
     rows: int
 
 
-def _shard_rows(model: PromptableSegmenter, table: pa.Table, protocol: str, multimask: bool, ctx: dict,
-                where: str) -> list[dict]:
-    make_prompts = PROTOCOLS[protocol]
+def _instance_row(base: dict, pred_mask: np.ndarray, gt: np.ndarray, score: float, candidate: int,
+                  uncertainty: Optional[np.ndarray], keep_masks: bool) -> dict:
+    row = base | metrics.instance_metrics(pred_mask, gt) | {"score": float(score), "candidate": int(candidate)}
+    if uncertainty is not None:
+        row |= uncertainty_metrics(pred_mask, gt, uncertainty) | {"unc_mean": float(np.mean(uncertainty))}
+    if keep_masks:
+        row |= {"gt_rle": encode_rle(gt)["counts"], "pred_rle": encode_rle(pred_mask)["counts"]}
+    return row
+
+
+def _image_rows(model: PromptableSegmenter, r: dict, spec: ProtocolSpec, multimask: bool, ctx: dict, where: str,
+                batch_size: int) -> list[dict]:
+    objects = [o for o in r["objects"] if not o["iscrowd"] and o["area"] > 0]
+    if not objects:
+        return []
+    image = decode_image(r["image"]["bytes"], f"{where} image {r['image_id']}")
+    h, w = image.shape[:2]
+    gts = [decode_rle(o["mask"]) for o in objects]
+    model.set_image(image)  # one encoding serves every prompt and round of this image
+    at = f"{where} image {r['image_id']}"
+    rows = []
+    base = [ctx | {"condition": r["condition"], "severity": r["severity"], "image_id": r["image_id"],
+                   "object_id": o["id"], "category": o["category"], "area": o["area"], "height": h, "width": w,
+                   "protocol": spec.name} for o in objects]
+    if spec.clicks:
+        for b, gt in zip(base, gts):
+            for rr in run_interactive(lambda p, mm: model.predict(p, multimask=mm), gt, max_clicks=spec.clicks,
+                                      multimask=multimask, oracle=spec.oracle, stop_iou=spec.stop_iou,
+                                      where=f"{at} object {b['object_id']}"):
+                rows.append(b | {"round": rr.round, "candidate": rr.candidate, "score": rr.score, "iou": rr.iou,
+                                 "dice": rr.dice, "pixel_accuracy": rr.pixel_accuracy,
+                                 "boundary_iou": rr.boundary_iou})
+        return rows
+    prompts = PROTOCOLS[spec.name](gts, seed=r["seed"], image_id=r["image_id"], object_ids=[o["id"] for o in objects])
+    for start in range(0, len(gts), batch_size):
+        idx = slice(start, start + batch_size)
+        chunk = gts[idx]
+        pred = model.predict(prompts.select(idx), multimask=multimask)
+        validate_prediction(pred, len(chunk), h, w, where=at)
+        for i, (b, gt) in enumerate(zip(base[idx], chunk)):
+            k = int(np.argmax(pred.scores[i]))
+            unc = None if pred.uncertainty is None else pred.uncertainty[i, k]
+            rows.append(_instance_row(b | {"round": 1}, pred.masks[i, k], gt, pred.scores[i, k], k, unc, True))
+    return rows
+
+
+def _shard_rows(model: PromptableSegmenter, table: pa.Table, spec: ProtocolSpec, multimask: bool, ctx: dict,
+                where: str, batch_size: int) -> list[dict]:
     rows = []
     for r in table.to_pylist():
-        objects = [o for o in r["objects"] if not o["iscrowd"] and o["area"] > 0]
-        if not objects:
-            continue
-        image = decode_image(r["image"]["bytes"], f"{where} image {r['image_id']}")
-        h, w = image.shape[:2]
-        gts = [decode_rle(o["mask"]) for o in objects]
-        model.set_image(image)
-        prompts = make_prompts(gts)
-        pred = model.predict(prompts, multimask=multimask)
-        validate_prediction(pred, len(gts), h, w, where=f"{where} image {r['image_id']}")
-        best = np.argmax(pred.scores, axis=1)
-        for o, gt, k, i in zip(objects, gts, best, range(len(gts))):
-            m = pred.masks[i, k]
-            rows.append(ctx | {
-                "condition": r["condition"], "severity": r["severity"], "image_id": r["image_id"],
-                "object_id": o["id"], "category": o["category"], "area": o["area"], "protocol": protocol, "round": 1,
-                "score": float(pred.scores[i, k]), "iou": metrics.iou(m, gt), "dice": metrics.dice(m, gt),
-                "pixel_accuracy": metrics.pixel_accuracy(m, gt),
-            })
+        rows += _image_rows(model, r, spec, multimask, ctx | {"source": r["source"]}, where, batch_size)
     return rows
 
 
 def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, protocol: str,
              out: str | os.PathLike, *, checkpoint: Optional[str] = None, device: str = "cpu",
-             dataset_name: Optional[str] = None, splits: Optional[list[str]] = None, multimask: bool = True,
-             shard: tuple[int, int] = (0, 1), progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
+             dataset_name: Optional[str] = None, splits: Optional[list[str]] = None,
+             multimask: Optional[bool] = None, batch_size: int = 64, shard: tuple[int, int] = (0, 1),
+             progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
     """Evaluate ``model`` (a registry name, ``module:Class``, or an instance) on a built dataset.
-    Results go to ``out/<dataset>/<model>/<protocol>/<config>/<split>-<chunk>.parquet``."""
-    if protocol not in PROTOCOLS:
-        raise KeyError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(sorted(PROTOCOLS))}")
+    Results go to ``out/<dataset>/<model>/<protocol>/<config>/<split>-<chunk>.parquet``.
+    ``multimask`` None takes the protocol's rule (see ``EVAL_PROTOCOLS``)."""
+    if protocol not in EVAL_PROTOCOLS:
+        raise KeyError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(EVAL_PROTOCOLS)}")
+    spec = EVAL_PROTOCOLS[protocol]
+    multimask = spec.multimask if multimask is None else multimask
     dataset_dir = Path(dataset_dir)
     manifest = load_manifest(dataset_dir)
     if isinstance(model, str):
@@ -132,7 +172,7 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
                 raise ValueError(f"{src}: checksum differs from the dataset manifest (file changed or corrupt)")
             table = pq.read_table(src)
             ctx_f = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
-            rows = _shard_rows(model, table, protocol, multimask, ctx_f, where=str(src))
+            rows = _shard_rows(model, table, spec, multimask, ctx_f, str(src), batch_size)
             write_parquet_atomic(dest, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), compression="zstd")
             atomic_write_json(marker, {"input": rel, "input_sha256": meta["sha256"], "sha256": sha256_file(dest),
                                        "rows": len(rows)})
@@ -140,6 +180,8 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
             total_rows += len(rows)
             if progress:
                 progress(done, len(files))
+        if n == 1:
+            remove_stale_temps(target)  # all files of this evaluation are done; only ours could be there
     return EvalResult(target, done, len(files), total_rows)
 
 

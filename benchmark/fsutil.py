@@ -77,6 +77,15 @@ def temp_path_for(path: str | os.PathLike) -> Path:
     return Path(tmp)
 
 
+def remove_stale_temps(root: Path) -> int:
+    """Delete temp files left by a killed writer (``.<name>.<random>.tmp``). Call only when no other
+    process can be writing under ``root`` (e.g. once every chunk of a build is done)."""
+    stale = [p for p in Path(root).rglob(".*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
+
+
 class FolderBusyError(RuntimeError):
     pass
 

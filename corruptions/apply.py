@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .image import to_rgb_uint8
+from .image import ImageFormatError, to_rgb_uint8
 from .registry import corruption_rng, get_corruption
+
+MIN_SIDE = 16  # smallest side every corruption is defined and tested on
 
 
 def apply_corruption(name: str, image: np.ndarray, masks: np.ndarray | None = None, *, severity: int = 0,
@@ -16,6 +18,8 @@ def apply_corruption(name: str, image: np.ndarray, masks: np.ndarray | None = No
         raise ValueError(f"corruption {c.key!r} has severities {c.severities}, not {severity}")
     img = to_rgb_uint8(image, what=f"input to {c.key}")
     h, w = img.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImageFormatError(f"input to {c.key}: image of {h}x{w} is below the {MIN_SIDE}x{MIN_SIDE} minimum")
     if masks is None:
         masks = np.zeros((0, h, w), dtype=bool)
     masks = np.asarray(masks, dtype=bool)

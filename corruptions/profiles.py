@@ -1,22 +1,35 @@
 """Profiles as data: an ordered list of (corruption key, severity). ``clear`` is implicit."""
 from __future__ import annotations
 
-from .registry import get_corruption, list_corruptions
+from .registry import get_corruption
 
 CLEAR = "clear"
 
+#: RobustSAM's 15 Robust-Seg degradations in the order of its augment.py table (= folder names).
+ROBUSTSAM = (
+    "snow", "fog", "rain", "gauss_noise", "ISO_noise", "impulse_noise", "resampling_blur", "motion_blur",
+    "zoom_blur", "color_jitter", "compression", "elastic_transform", "frosted_glass_blur", "brightness", "contrast",
+)
+#: ``imagecorruptions.get_corruption_names('all')``: the 15 common then the 4 extra corruptions.
+IMAGECORRUPTIONS = (
+    "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
+    "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate", "jpeg_compression",
+    "speckle_noise", "gaussian_blur", "spatter", "saturate",
+)
+
+_PROFILES: dict[str, tuple[tuple[str, int], ...]] = {
+    "robustsam": tuple((f"robustsam/{n}", 0) for n in ROBUSTSAM),
+    "imagecorruptions": tuple((f"imagecorruptions/{n}", s) for n in IMAGECORRUPTIONS for s in range(1, 6)),
+    "clear": (),
+}
+PROFILE_NAMES = tuple(_PROFILES)
+
 
 def profile(name: str) -> list[tuple[str, int]]:
-    """The named profile; each family's registered corruptions in registration order."""
-    if name == "clear":
-        return []
-    families = {"robustsam": "robustsam", "imagecorruptions": "imagecorruptions"}
-    if name not in families:
+    """The named profile as (corruption key, severity) pairs, in its reference order."""
+    if name not in _PROFILES:
         raise KeyError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILE_NAMES)}")
-    return [(c.key, s) for c in list_corruptions(families[name]) for s in c.severities]
-
-
-PROFILE_NAMES = ("robustsam", "imagecorruptions", "clear")
+    return list(_PROFILES[name])
 
 
 def parse_profile(spec: str) -> list[tuple[str, int]]:

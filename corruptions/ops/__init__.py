@@ -1,2 +1,3 @@
-"""Built-in corruption ops; importing this package registers them."""
-from . import robustsam  # noqa: F401
+"""Built-in corruption ops; importing this package registers them (RobustSAM, then ImageNet-C)."""
+from . import robustsam  # noqa: F401  (registered first: list_corruptions() shows it first)
+from . import imagenet_c  # noqa: F401

@@ -1,0 +1,80 @@
+"""SUM (Liu et al., NeurIPS 2024, Kangningthu/SUM @ 78b04dd): SAM fine-tuned with uncertainty-aware
+training, plus a task prompt: a learned vector per task id (0 unspecified, 1 salient object, 2 entity,
+3 part) added to the dense prompt embedding, in the first interactive round only. At inference SUM is
+SAM's architecture with ``prompt_encoder.task_prompt_embedding.{0..3}`` added (zero-initialised, so an
+untrained task prompt changes nothing). The SUM authors have not released weights."""
+from __future__ import annotations
+
+from functools import partial
+
+from ..checkpoints import load_checkpoint
+from ..registry import register_model
+from ._compat import require_torch, sam_modeling
+from .configs import build_sam, get_config, seeded_init
+from .predictor import SamFamilyPredictor
+
+TASKS = {"unspecified": 0, "salient": 1, "entity": 2, "part": 3}
+
+
+def _prompt_encoder_class():
+    torch = require_torch()
+    nn = torch.nn
+    m = sam_modeling()
+
+    class TaskPromptEncoder(m.PromptEncoder):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.task_prompt_embedding = nn.ModuleList(nn.Embedding(1, self.embed_dim) for _ in TASKS)
+            for emb in self.task_prompt_embedding:
+                nn.init.zeros_(emb.weight)
+
+        def forward(self, points, boxes, masks, task_prompt: int = 0):
+            sparse, dense = super().forward(points=points, boxes=boxes, masks=masks)
+            return sparse, dense + self.task_prompt_embedding[task_prompt].weight.reshape(1, -1, 1, 1)
+
+    return TaskPromptEncoder
+
+
+def build_torch_model(variant: str, config: str | None = None):
+    model = build_sam(get_config(variant, config))
+    old = model.prompt_encoder
+    new = _prompt_encoder_class()(embed_dim=old.embed_dim, image_embedding_size=old.image_embedding_size,
+                                  input_image_size=old.input_image_size,
+                                  mask_in_chans=old.mask_downscaling[0].out_channels * 4)
+    new.load_state_dict(old.state_dict(), strict=False)  # keep the random PE draw; adds only task prompts
+    model.prompt_encoder = new
+    return model
+
+
+class SumAdapter(SamFamilyPredictor):
+    """SAM outputs (K = 3 multimask / K = 1), with the task prompt on rounds without a mask input."""
+
+    def __init__(self, model, device: str = "cpu", dtype="float32", task: str = "unspecified"):
+        super().__init__(model, device=device, dtype=dtype)
+        if task not in TASKS:
+            raise ValueError(f"unknown SUM task {task!r}; valid: {', '.join(TASKS)}")
+        self.task = TASKS[task]
+
+    def embed_prompts(self, points, boxes, masks):
+        task = self.task if masks is None else 0  # the paper uses the task prompt in the first round only
+        return self.model.prompt_encoder(points, boxes, masks, task_prompt=task)
+
+
+def make_sum(variant: str, checkpoint: str | None = None, device: str = "cpu", dtype="float32",
+             config: str | None = None, task: str = "unspecified", sha256: str | None = None) -> SumAdapter:
+    with seeded_init():
+        model = build_torch_model(variant, config)
+    sha = load_checkpoint(model, checkpoint, sha256=sha256) if checkpoint is not None else ""
+    adapter = SumAdapter(model, device=device, dtype=dtype, task=task)
+    adapter.checkpoint_sha256 = sha
+    return adapter
+
+
+for _v in ("vit_b", "vit_l", "vit_h"):
+    register_model(
+        f"sum_{_v}", description=f"SUM {_v.upper().replace('_', '-')}: SAM + task prompt (task= kwarg)",
+        checkpoint_files=(f"sum_{_v}.pth",), public_weights=False, requires=("torch", "segment_anything"),
+        tags=("sam", "sum"), test_kwargs={"config": "tiny"},
+        verified=("keys = SAM official list + prompt_encoder.task_prompt_embedding.{0..3}.weight [1, 256] as in "
+                  "Kangningthu/SUM modeling/prompt_encoder.py (read, not run); no weights published"),
+    )(partial(make_sum, _v))

@@ -1,0 +1,134 @@
+"""The standard interactive clicker (Xu et al. 2016; RITM, SimpleClick, SAM, SUM evaluate this way)
+and NoC: click, predict, click where the error is worst, feed the previous logits back.
+
+Next click: the pixel farthest inside the false-negative or the false-positive region (Euclidean
+distance transform of each region padded with background, so the image border counts as region
+boundary; already clicked pixels are excluded). Positive if the false-negative maximum is strictly
+larger, else negative (RITM's rule); ties between pixels go to the first in row-major order. The first
+click (empty prediction) is therefore ``protocols.farthest_point`` of the ground truth."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from baselines.contract import Prediction, Prompts, validate_prediction
+
+from .metrics import instance_metrics
+
+MAX_CLICKS = 20
+NOC_THRESHOLDS = (0.85, 0.90)
+
+PredictFn = Callable[[Prompts, bool], Prediction]
+
+
+@dataclass(frozen=True)
+class Click:
+    x: int  # column index
+    y: int  # row index
+    positive: bool
+
+
+@dataclass
+class RoundResult:
+    """The state after ``round`` clicks: the click just added and the metrics of the chosen mask."""
+
+    round: int
+    click: Click
+    candidate: int  # index of the chosen mask among the model's K outputs
+    score: float  # the model's predicted score of the chosen mask
+    iou: float
+    dice: float
+    pixel_accuracy: float
+    boundary_iou: float
+
+
+def _padded_distance(region: np.ndarray) -> np.ndarray:
+    padded = np.pad(region.astype(np.uint8), 1)
+    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+
+
+def next_click(gt: np.ndarray, pred: np.ndarray, clicked: Optional[np.ndarray] = None) -> Optional[Click]:
+    """The next click for prediction ``pred`` of ``gt``; None when no unclicked error pixel is left.
+    ``clicked``: bool (H, W), True where a click was already placed."""
+    fn_dt = _padded_distance(gt & ~pred)
+    fp_dt = _padded_distance(~gt & pred)
+    if clicked is not None:
+        fn_dt[clicked] = 0
+        fp_dt[clicked] = 0
+    fn_max, fp_max = float(fn_dt.max()), float(fp_dt.max())
+    if fn_max <= 0 and fp_max <= 0:
+        return None
+    positive = fn_max > fp_max
+    y, x = np.unravel_index(int(np.argmax(fn_dt if positive else fp_dt)), gt.shape)
+    return Click(int(x), int(y), positive)
+
+
+def _prompts(clicks: Sequence[Click], mask_input: Optional[np.ndarray]) -> Prompts:
+    pts = np.array([[[c.x, c.y] for c in clicks]], dtype=np.float32)
+    labels = np.array([[1 if c.positive else 0 for c in clicks]], dtype=np.int32)
+    return Prompts(points=pts, point_labels=labels, mask_inputs=mask_input)
+
+
+def run_interactive(predict: PredictFn, gt: np.ndarray, *, max_clicks: int = MAX_CLICKS, multimask: bool = False,
+                    oracle: bool = False, stop_iou: Optional[float] = None, dilation_ratio: float = 0.02,
+                    where: str = "") -> list[RoundResult]:
+    """Simulate up to ``max_clicks`` rounds on one instance; ``predict(prompts, multimask)`` answers one
+    prompt (B = 1) on the image already set. Each round sends every click so far plus the low-res logits
+    of the previously chosen mask (``mask_inputs``; None in round 1 or if the model gives no logits).
+
+    Candidate choice among K outputs: the highest predicted score, or with ``oracle`` the highest IoU
+    against the ground truth (SUM's "best of 3"); ties go to the lower index. The next click is placed
+    on the chosen mask's errors. Stops early when IoU >= ``stop_iou``, or when no unclicked error pixel
+    is left: then the prediction cannot change, so the last result is repeated up to ``max_clicks``."""
+    gt = np.asarray(gt, dtype=bool)
+    if gt.ndim != 2 or not gt.any():
+        raise ValueError(f"{where or 'interactive'}: ground truth must be a non-empty (H, W) mask")
+    h, w = gt.shape
+    clicks: list[Click] = []
+    clicked = np.zeros_like(gt)
+    chosen_mask = np.zeros_like(gt)
+    mask_input = None
+    out: list[RoundResult] = []
+    for r in range(1, max_clicks + 1):
+        click = next_click(gt, chosen_mask, clicked)
+        if click is None:
+            last = out[-1]
+            out.extend(RoundResult(**{**last.__dict__, "round": k}) for k in range(r, max_clicks + 1))
+            break
+        clicks.append(click)
+        clicked[click.y, click.x] = True
+        pred = predict(_prompts(clicks, mask_input), multimask)
+        validate_prediction(pred, 1, h, w, where=f"{where} round {r}".strip())
+        cand = [instance_metrics(pred.masks[0, k], gt, dilation_ratio) for k in range(pred.masks.shape[1])]
+        k = int(np.argmax([c["iou"] for c in cand])) if oracle else int(np.argmax(pred.scores[0]))
+        chosen_mask = pred.masks[0, k]
+        mask_input = None if pred.logits is None else np.asarray(pred.logits[0, k][None, None], dtype=np.float32)
+        out.append(RoundResult(r, click, k, float(pred.scores[0, k]), **cand[k]))
+        if stop_iou is not None and cand[k]["iou"] >= stop_iou:
+            break
+    return out
+
+
+def noc(ious: Sequence[float], threshold: float, max_clicks: int = MAX_CLICKS) -> int:
+    """Number of clicks to first reach IoU >= threshold; ``max_clicks`` if it is never reached within
+    ``max_clicks`` (the standard convention: a failure counts as the budget)."""
+    for i, v in enumerate(ious[:max_clicks], start=1):
+        if v >= threshold:
+            return i
+    return max_clicks
+
+
+def noc_summary(per_instance_ious: Sequence[Sequence[float]], thresholds: Sequence[float] = NOC_THRESHOLDS,
+                max_clicks: int = MAX_CLICKS) -> dict[str, float]:
+    """Mean NoC@t and NoF@t (instances that never reach t within the budget) over instances."""
+    out: dict[str, float] = {}
+    for t in thresholds:
+        tag = f"{round(100 * t)}"
+        counts = [noc(ious, t, max_clicks) for ious in per_instance_ious]
+        reached = [any(v >= t for v in ious[:max_clicks]) for ious in per_instance_ious]
+        out[f"NoC@{tag}"] = float(np.mean(counts)) if counts else float("nan")
+        out[f"NoF@{tag}"] = float(len(reached) - sum(reached))
+    return out

@@ -130,17 +130,50 @@ def cmd_models(a) -> int:
     from baselines import list_models
 
     for m in list_models():
-        print(f"{m.name:28s} {m.weights_status:60s} {m.description}")
+        print(f"{m.name:24s} {m.description}\n{'':24s} weights: {m.weights_status}")
+        if a.verbose and m.verified:
+            print(f"{'':24s} verified: {m.verified}")
+    return 0
+
+
+def cmd_check_model(a) -> int:
+    from baselines.check import check_model, format_report
+
+    results = check_model(a.model, checkpoint=a.checkpoint, device=a.device, tiny=not a.full)
+    print(format_report(results))
+    return 0 if all(r.passed for r in results) else 1
+
+
+def cmd_protocols(a) -> int:
+    from .protocols import EVAL_PROTOCOLS
+
+    for spec in EVAL_PROTOCOLS.values():
+        print(f"{spec.name:12s} {spec.description}")
     return 0
 
 
 def cmd_corruptions(a) -> int:
     import corruptions
 
+    if a.contact_sheet:
+        from corruptions.contact_sheet import render_contact_sheet
+
+        from .sources.imageio import read_image
+
+        image = read_image(a.image) if a.image else create_source_image()
+        path = render_contact_sheet(image, corruptions.parse_profile(a.profile), a.contact_sheet, seed=a.seed)
+        print(path)
+        return 0
     for c in corruptions.list_corruptions(a.family):
         sev = ",".join(map(str, c.severities))
         print(f"{c.key:36s} severities {sev:10s} {'geometric ' if c.geometric else ''}{c.description}")
     return 0
+
+
+def create_source_image():
+    from .sources import create_source
+
+    return create_source("synthetic", num_images=1, width=320, height=240)[0].image
 
 
 def cmd_sources(a) -> int:
@@ -205,7 +238,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate models on a built dataset")
     p.add_argument("--dataset", required=True, help="built dataset folder")
     p.add_argument("--model", action="append", required=True, help="registry name or module:Class (repeatable)")
-    p.add_argument("--protocol", action="append", default=None, help="box or point (repeatable; default both)")
+    p.add_argument("--protocol", action="append", default=None,
+                   help="protocol (repeatable; default box and point; see `robustseg protocols`)")
     p.add_argument("--checkpoint", help="local checkpoint file for the model")
     p.add_argument("--device", default="cpu")
     p.add_argument("--splits", help="comma list of splits to evaluate (default all)")
@@ -229,10 +263,25 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("models", help="list registered models and their weights status")
+    p.add_argument("-v", "--verbose", action="store_true", help="also say what was verified against official code")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("check-model", help="run the contract checks on a model (registry name or module:Class)")
+    p.add_argument("model")
+    p.add_argument("--checkpoint", help="local checkpoint file")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--full", action="store_true", help="full-size model instead of its tiny test configuration")
+    p.set_defaults(func=cmd_check_model)
+
+    p = sub.add_parser("protocols", help="list evaluation protocols")
+    p.set_defaults(func=cmd_protocols)
 
     p = sub.add_parser("corruptions", help="list corruptions with severities and descriptions")
     p.add_argument("--family", choices=["robustsam", "imagecorruptions"])
+    p.add_argument("--contact-sheet", metavar="PNG", help="render one image under every corruption of --profile")
+    p.add_argument("--image", help="image for the contact sheet (default: a synthetic scene)")
+    p.add_argument("--profile", default="robustsam")
+    p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_corruptions)
 
     p = sub.add_parser("sources", help="list dataset sources and the layouts they expect")
@@ -248,6 +297,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from baselines import ModelOutputError, UnknownModelError
+    from baselines.checkpoints import CheckpointError
     from corruptions import ImageFormatError, UnknownCorruptionError
 
     from .build import BuildConflictError
@@ -261,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         args.protocol = ["box", "point"]
     if args.cmd == "run" and args.model is None:
         args.model = ["box", "grabcut"]
-    user_errors = (UnknownModelError, UnknownCorruptionError, UnknownSourceError, BuildConflictError,
+    user_errors = (UnknownModelError, CheckpointError, UnknownCorruptionError, UnknownSourceError, BuildConflictError,
                    EvalConflictError, FolderBusyError, BadSampleError, ModelOutputError, ImageFormatError,
                    KeyError, ValueError, OSError)
     try:

@@ -1,22 +1,30 @@
-"""Leaderboards: per-instance results -> one CSV (+ markdown, + plot) per track, stable for diffs."""
+"""Leaderboards: results -> one CSV, markdown table and plot per track, plus paired tests.
+
+Tracks: ``robustseg_box``, ``robustseg_point`` (one-shot prompts on synthetic degradations),
+``interactive`` (per-click mIoU/mBIoU, NoC), ``ap`` (COCO AP family), ``real_degradations``
+(sources with real conditions), ``uncertainty``. Measured rows come from result files; the papers'
+printed numbers enter as rows marked ``reported`` with paper and table. Order and number format are
+fixed so that a regenerated CSV diffs cleanly."""
 from __future__ import annotations
 
 import csv
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import plots as plotting
+from .aggregate import all_cells
 from .evaluate import read_results
-from .fsutil import atomic_write_bytes, atomic_write_text
+from .fsutil import atomic_write_text
+from .significance import paired_tests, write_tests_csv
 
-#: result column -> leaderboard label, for per-instance metrics averaged over instances (in percent)
-MEAN_METRICS = {"iou": "mIoU", "dice": "mDice", "pixel_accuracy": "mPA", "biou": "mBIoU"}
-#: every label a leaderboard may show, in column order
-METRIC_ORDER = ("mIoU", "mDice", "mPA", "mBIoU", "AP", "AP50", "AP75", "APs", "APm", "APl", "NoC85", "NoC90",
+#: every label a leaderboard may show, in column order ("gap": mIoU clear - this condition, points)
+METRIC_ORDER = ("mIoU", "mDice", "mPA", "mBIoU", "gap", "AP", "AP50", "AP75", "APs", "APm", "APl", "NoC85", "NoC90",
                 "AUROC", "AURC", "E-AURC", "PAvPU", "ECE")
+PERCENT_METRICS = METRIC_ORDER[:11]
 TRACKS = {"box": "robustseg_box", "point": "robustseg_point"}
 REAL_DATASETS = ("bdd100k", "lis", "acdc", "bdd100k+lis")
 POOLED = ("clear", "average", "degraded", "real")  # reported pseudo-conditions: not degradations to average
@@ -36,6 +44,7 @@ class Row:
     values: dict  # label -> value in percent (NoC: clicks)
     paper: str = ""
     table: str = ""
+    ci: dict = field(default_factory=dict)  # label -> (low, high), bootstrap 95%, measured rows only
 
     def sort_key(self):
         return (self.track, self.dataset, self.kind != "measured", self.paper, self.table, self.model,
@@ -62,7 +71,7 @@ def reported_rows() -> list[Row]:
     groups: dict[tuple, dict] = {}
     for r in load_reported():
         key = (reported_track(r), r.dataset, r.model, r.protocol, r.condition, r.severity, r.paper, r.table)
-        groups.setdefault(key, {})[r.metric] = r.percent if r.metric in METRIC_ORDER[:10] else r.value
+        groups.setdefault(key, {})[r.metric] = r.percent if r.metric in PERCENT_METRICS else r.value
     return [Row(t, d, m, "reported", p, c, s, 0, v, paper, table) for (t, d, m, p, c, s, paper, table), v in groups.items()]
 
 
@@ -70,21 +79,20 @@ def _fmt(v) -> str:
     return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.2f}"
 
 
-def measured_rows(results_dirs: list[str | os.PathLike]) -> list[Row]:
-    """Means per (dataset, model, protocol, condition, severity), in percent."""
+def _results_frame(results_dirs: list[str | os.PathLike]):
     import pyarrow as pa
 
-    table = pa.concat_tables([read_results(d) for d in results_dirs])
-    df = table.to_pandas()
-    rows = []
-    keys = ["dataset", "model", "protocol", "condition", "severity"]
-    present = [c for c in MEAN_METRICS if c in df.columns]
-    for key, g in df.groupby(keys, sort=True):
-        dataset, model, protocol, condition, severity = key
-        values = {MEAN_METRICS[c]: 100.0 * float(g[c].mean()) for c in present if g[c].notna().any()}
-        track = TRACKS.get(protocol, f"robustseg_{protocol}")
-        rows.append(Row(track, dataset, model, "measured", protocol, condition, int(severity), len(g), values))
-    return rows
+    return pa.concat_tables([read_results(d) for d in results_dirs]).to_pandas()
+
+
+def _measured(df) -> list[Row]:
+    return [Row(c.track, c.dataset, c.model, "measured", c.protocol, c.condition, c.severity, c.instances, c.values,
+                ci=c.ci) for c in all_cells(df)]
+
+
+def measured_rows(results_dirs: list[str | os.PathLike]) -> list[Row]:
+    """Every measured cell of every track (means in percent with bootstrap CIs, gaps, AP, NoC, ...)."""
+    return _measured(_results_frame(results_dirs))
 
 
 def metric_columns(rows: list[Row]) -> list[str]:
@@ -93,14 +101,24 @@ def metric_columns(rows: list[Row]) -> list[str]:
 
 
 def write_csv(rows: list[Row]) -> str:
-    """Stable order and number format (2 decimals), so a regenerated CSV diffs cleanly."""
+    """Stable order and number format (2 decimals). Each mean with a CI gets ``<label>_lo``/``_hi``."""
     cols = metric_columns(rows)
+    with_ci = {k for r in rows for k in r.ci}
+    header = BASE_COLUMNS[:]
+    for c in cols:
+        header += [c, f"{c}_lo", f"{c}_hi"] if c in with_ci else [c]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(BASE_COLUMNS + cols + ["paper", "table"])
+    w.writerow(header + ["paper", "table"])
     for r in sorted(rows, key=Row.sort_key):
-        w.writerow([r.track, r.dataset, r.model, r.kind, r.protocol, r.condition, r.severity, r.instances,
-                    *[_fmt(r.values.get(c)) for c in cols], r.paper, r.table])
+        cells = []
+        for c in cols:
+            cells.append(_fmt(r.values.get(c)))
+            if c in with_ci:
+                lo, hi = r.ci.get(c, (None, None))
+                cells += [_fmt(lo), _fmt(hi)]
+        w.writerow([r.track, r.dataset, r.model, r.kind, r.protocol, r.condition, r.severity, r.instances, *cells,
+                    r.paper, r.table])
     return buf.getvalue()
 
 
@@ -110,9 +128,10 @@ def _split(r: Row) -> str:
 
 def write_markdown(track: str, rows: list[Row], metric: str = "mIoU") -> str:
     """Per dataset: models x conditions, plus the mean over degraded conditions and the gap to clear."""
-    lines = [f"# {track} ({metric}, %)", "",
+    lines = [f"# {track} ({metric}{'' if metric.startswith('NoC') else ', %'})", "",
              "`measured` rows come from results in this repository's runs; `reported` rows are numbers printed "
-             "in the papers (paper, table), never re-measured here.", ""]
+             "in the papers (paper, table), never re-measured here. CSV: every metric, with bootstrap 95% "
+             "intervals for measured means.", ""]
     for dataset in sorted({r.dataset for r in rows}):
         rs = [r for r in rows if r.dataset == dataset and metric in r.values]
         if not rs:
@@ -135,51 +154,25 @@ def write_markdown(track: str, rows: list[Row], metric: str = "mIoU") -> str:
     return "\n".join(lines)
 
 
-def plot_track(track: str, rows: list[Row], path: Path, metric: str = "mIoU") -> bool:
-    """Per-condition bars, one group per condition, one bar per measured model (first dataset).
-    Returns False (and writes nothing) when the track has no measured rows."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rs = [r for r in rows if r.kind == "measured" and metric in r.values]
-    if not rs:
-        return False
-    dataset = sorted({r.dataset for r in rs})[0]
-    rs = [r for r in rs if r.dataset == dataset]
-    conds = sorted({_split(r) for r in rs}, key=lambda c: (c != "clear", c))
-    models = sorted({r.model for r in rs})
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(conds) * max(1, len(models)) / 1.5), 4), dpi=100)
-    width = 0.8 / len(models)
-    for k, model in enumerate(models):
-        cell = {_split(r): r.values[metric] for r in rs if r.model == model}
-        ax.bar(np.arange(len(conds)) + k * width, [cell.get(c, 0.0) for c in conds], width, label=model)
-    ax.set_xticks(np.arange(len(conds)) + 0.4 - width / 2, conds, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel(f"{metric} (%)")
-    ax.set_title(f"{track}: {dataset}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return True
-
-
 def build_leaderboards(results_dirs: list[str | os.PathLike], out: str | os.PathLike, plots: bool = True,
                        reported: bool = True) -> list[Path]:
-    """Regenerate every track's CSV, markdown and plot under ``out``; returns the files written.
-    ``reported`` adds the papers' printed numbers as rows marked ``reported``."""
+    """Regenerate every track's CSV, markdown, plots and paired tests under ``out``; returns the files
+    written. ``reported`` adds the papers' printed numbers as rows marked ``reported``."""
     out = Path(out)
-    rows = measured_rows(results_dirs) + (reported_rows() if reported else [])
+    df = _results_frame(results_dirs)
+    rows = _measured(df) + (reported_rows() if reported else [])
+    tests = paired_tests(df)
     written = []
     for track in sorted({r.track for r in rows}):
         rs = [r for r in rows if r.track == track]
-        atomic_write_text(out / f"{track}.csv", write_csv(rs))
         metric = next((m for m in ("mIoU", "AP", "NoC90", "AUROC") if any(m in r.values for r in rs)), "mIoU")
-        atomic_write_text(out / f"{track}.md", write_markdown(track, rs, metric))
-        written += [out / f"{track}.csv", out / f"{track}.md"]
-        if plots and plot_track(track, rs, out / f"{track}.png", metric):
-            written.append(out / f"{track}.png")
+        files = {f"{track}.csv": write_csv(rs), f"{track}.md": write_markdown(track, rs, metric)}
+        ts = [t for t in tests if t.track == track]
+        if ts:
+            files[f"{track}_wilcoxon.csv"] = write_tests_csv(ts)
+        for name, text in files.items():
+            atomic_write_text(out / name, text)
+            written.append(out / name)
+        if plots:
+            written += plotting.plot_track(track, [r for r in rs if r.kind == "measured"], out)
     return written

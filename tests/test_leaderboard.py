@@ -14,7 +14,7 @@ def test_leaderboard_numbers_and_stable_bytes(tiny_dataset, tmp_path):
     files = build_leaderboards([results], out1, reported=False)
     build_leaderboards([results], out2, reported=False)
     names = sorted(p.name for p in files)
-    assert names == ["robustseg_box.csv", "robustseg_box.md", "robustseg_box.png",
+    assert names == ["ap.csv", "ap.md", "robustseg_box.csv", "robustseg_box.md", "robustseg_box.png",
                      "robustseg_point.csv", "robustseg_point.md", "robustseg_point.png"]
     for n in names:
         if not n.endswith(".png"):
@@ -50,3 +50,55 @@ def test_reported_rows_are_marked_with_paper_and_table(tiny_dataset, tmp_path):
                     printed[(r["paper"], r["table"], r["model"], r["dataset"], r["condition"], metric)], abs=0.005)
     sam = next(r for r in reported if r["model"] == "SAM" and r["table"] == "Table 2" and r["condition"] == "clear")
     assert sam["mIoU"] == "84.02"  # RobustSAM Table 2, MSRA10K, SAM, clear IoU 0.8402
+
+
+def test_cis_gaps_ap_noc_and_tests_against_direct_computation(tiny_dataset, tmp_path):
+    import numpy as np
+    from scipy.stats import wilcoxon
+
+    from benchmark.ap import ImageInstances, Instance, coco_ap
+    from benchmark.schema import decode_rle
+
+    results = tmp_path / "results"
+    for model in ("box", "grabcut"):
+        evaluate(model, tiny_dataset, "box", results)
+    evaluate("grabcut", tiny_dataset, "interactive", results, splits=["clear"])
+    files = build_leaderboards([results], tmp_path / "lb", reported=False)
+    df = read_results(results).to_pandas()
+    box = {(r["model"], r["condition"]): r for r in csv.DictReader(open(tmp_path / "lb" / "robustseg_box.csv"))}
+    for (model, cond), r in box.items():
+        g = df[(df.model == model) & (df.protocol == "box") & (df.condition == cond)]
+        assert float(r["mIoU_lo"]) <= float(r["mIoU"]) <= float(r["mIoU_hi"])
+        assert float(r["mBIoU"]) == pytest.approx(100 * g.boundary_iou.mean(), abs=0.005)
+        if cond != "clear":
+            c = df[(df.model == model) & (df.protocol == "box") & (df.condition == "clear")]
+            m = c.merge(g, on=["image_id", "object_id"], suffixes=("_c", "_d"))
+            assert float(r["gap"]) == pytest.approx(100 * (m.iou_c - m.iou_d).mean(), abs=0.005)
+    # AP: the same instances through pycocotools directly
+    g = df[(df.model == "grabcut") & (df.protocol == "box") & (df.condition == "clear")]
+    images = []
+    for image_id, gi in g.groupby("image_id"):
+        h, w = int(gi.height.iloc[0]), int(gi.width.iloc[0])
+        gts = [Instance(decode_rle({"size": [h, w], "counts": x}), c) for x, c in zip(gi.gt_rle, gi.category)]
+        preds = [Instance(decode_rle({"size": [h, w], "counts": x}), c, score=float(s))
+                 for x, c, s in zip(gi.pred_rle, gi.category, gi.score)]
+        images.append(ImageInstances(image_id, h, w, gts, preds))
+    ap = coco_ap(images)
+    row = next(r for r in csv.DictReader(open(tmp_path / "lb" / "ap.csv"))
+               if (r["model"], r["protocol"], r["condition"]) == ("grabcut", "box", "clear"))
+    assert float(row["AP"]) == pytest.approx(100 * ap["AP"], abs=0.005)
+    # NoC: first click reaching the threshold, 20 when never reached
+    inter = next(r for r in csv.DictReader(open(tmp_path / "lb" / "interactive.csv")) if r["protocol"] == "interactive")
+    nocs = []
+    for _, gi in df[df.protocol == "interactive"].groupby(["image_id", "object_id"]):
+        ious = gi.sort_values("round").iou.to_numpy()
+        hit = np.nonzero(ious >= 0.9)[0]
+        nocs.append(hit[0] + 1 if hit.size else 20)
+    assert float(inter["NoC90"]) == pytest.approx(np.mean(nocs), abs=0.005)
+    # Wilcoxon between the two models on clear, matched instances, against scipy
+    t = next(r for r in csv.DictReader(open(tmp_path / "lb" / "robustseg_box_wilcoxon.csv")) if r["condition"] == "clear")
+    a = df[(df.model == "box") & (df.protocol == "box") & (df.condition == "clear")].sort_values(["image_id", "object_id"])
+    b = df[(df.model == "grabcut") & (df.protocol == "box") & (df.condition == "clear")].sort_values(["image_id", "object_id"])
+    assert float(t["p"]) == pytest.approx(wilcoxon(a.iou.to_numpy(), b.iou.to_numpy()).pvalue, rel=1e-3)
+    assert float(t["p_holm"]) >= float(t["p"])
+    assert any(p.name == "interactive.csv" for p in files)

@@ -1,0 +1,145 @@
+"""Per-instance results -> leaderboard cells: means with bootstrap CIs, robustness gaps, AP,
+NoC and per-click curves, uncertainty summaries. Pure pandas/numpy on the results table."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+from .ap import ImageInstances, Instance, coco_ap
+from .clicker import noc
+from .protocols import EVAL_PROTOCOLS
+from .uncertainty import ece
+
+#: result column -> label of its mean over instances (percent)
+MEAN_METRICS = {"iou": "mIoU", "dice": "mDice", "pixel_accuracy": "mPA", "boundary_iou": "mBIoU"}
+#: pixel-level uncertainty columns -> label (mean over instances where defined, percent)
+UNCERTAINTY_METRICS = {"unc_auroc": "AUROC", "aurc": "AURC", "e_aurc": "E-AURC", "pavpu": "PAvPU"}
+AP_LABELS = {"AP": "AP", "AP50": "AP50", "AP75": "AP75", "APs": "APs", "APm": "APm", "APl": "APl"}
+REAL_SOURCES = ("bdd100k", "lis", "acdc")
+CELL_KEYS = ["dataset", "model", "protocol", "condition", "severity"]
+INSTANCE_KEY = ["image_id", "object_id"]
+SUM_ROUNDS = 6
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One leaderboard cell group: a (track, dataset, model, protocol, condition, severity) with values."""
+
+    track: str
+    dataset: str
+    model: str
+    protocol: str
+    condition: str
+    severity: int
+    instances: int
+    values: dict  # label -> value (percent; NoC in clicks)
+    ci: dict = field(default_factory=dict)  # label -> (low, high), bootstrap 95%
+
+
+def track_of(protocol: str, source: str) -> str:
+    if source in REAL_SOURCES:
+        return "real_degradations"
+    spec = EVAL_PROTOCOLS.get(protocol)
+    if spec is not None and spec.clicks:
+        return "interactive"
+    return "robustseg_box" if protocol.startswith("box") else "robustseg_point"
+
+
+def _mean_ci(values: np.ndarray, key: str) -> tuple[float, tuple[float, float]]:
+    m, lo, hi = stats.bootstrap_mean_ci(values, key=key)
+    return 100 * m, (100 * lo, 100 * hi)
+
+
+def _gap(g: pd.DataFrame, clear: pd.DataFrame | None, key: str) -> float:
+    """mIoU(clear) - mIoU(this condition) on the instances present in both, in points."""
+    if clear is None or g.empty:
+        return math.nan
+    c, d, _ = stats.match_pairs(list(zip(clear.image_id, clear.object_id)), clear.iou.to_numpy(),
+                                list(zip(g.image_id, g.object_id)), g.iou.to_numpy(), key)
+    return 100 * float((c - d).mean()) if c.size else math.nan
+
+
+def one_shot_cells(df: pd.DataFrame) -> list[Cell]:
+    """Mean metrics with CIs and the robustness gap for every one-shot protocol cell."""
+    cells = []
+    df = df[df.protocol.map(lambda p: not EVAL_PROTOCOLS.get(p, EVAL_PROTOCOLS["box"]).clicks)]
+    clear_of = {k: g for k, g in df[df.condition == "clear"].groupby(["dataset", "model", "protocol"])}
+    for (dataset, model, protocol, condition, severity), g in df.groupby(CELL_KEYS, sort=True):
+        key = f"{dataset}/{model}/{protocol}/{condition}/{severity}"
+        values, ci = {}, {}
+        for col, label in MEAN_METRICS.items():
+            v = g[col].dropna().to_numpy()
+            if v.size:
+                values[label], ci[label] = _mean_ci(v, f"{key}/{label}")
+        if condition != "clear":
+            values["gap"] = _gap(g, clear_of.get((dataset, model, protocol)), f"{key}/gap")
+        cells.append(Cell(track_of(protocol, g.source.iloc[0]), dataset, model, protocol, condition, int(severity),
+                          len(g), values, ci))
+    return cells
+
+
+def ap_cells(df: pd.DataFrame) -> list[Cell]:
+    """COCO AP family (pycocotools) per cell, from the stored ground-truth and predicted masks; the
+    detection score is the model's predicted score of the chosen mask."""
+    cells = []
+    df = df[df.gt_rle.notna() & df.pred_rle.notna()]
+    for (dataset, model, protocol, condition, severity), g in df.groupby(CELL_KEYS, sort=True):
+        images = []
+        for image_id, gi in g.groupby("image_id", sort=True):
+            h, w = int(gi.height.iloc[0]), int(gi.width.iloc[0])
+            images.append(ImageInstances(
+                image_id, h, w,
+                gts=[Instance({"size": [h, w], "counts": r.gt_rle}, r.category, area=float(r.area)) for r in gi.itertuples()],
+                preds=[Instance({"size": [h, w], "counts": r.pred_rle}, r.category, score=float(r.score))
+                       for r in gi.itertuples()]))
+        ap = coco_ap(images)
+        values = {label: 100 * ap[k] for k, label in AP_LABELS.items() if k in ap}
+        cells.append(Cell("ap", dataset, model, protocol, condition, int(severity), len(g), values))
+    return cells
+
+
+def interactive_cells(df: pd.DataFrame) -> list[Cell]:
+    """Per-click mIoU/mBIoU (rounds 1..6, as SUM reports) for protocols that run every round, and
+    NoC@85/90 (clicks, at most 20; a failure counts 20) for the 20-click protocol."""
+    cells = []
+    df = df[df.protocol.map(lambda p: bool(EVAL_PROTOCOLS.get(p) and EVAL_PROTOCOLS[p].clicks))]
+    for (dataset, model, protocol, condition, severity), g in df.groupby(CELL_KEYS, sort=True):
+        spec = EVAL_PROTOCOLS[protocol]
+        key = f"{dataset}/{model}/{protocol}/{condition}/{severity}"
+        per_instance = [grp.sort_values("round").iou.to_numpy() for _, grp in g.groupby(INSTANCE_KEY, sort=True)]
+        track = track_of(protocol, g.source.iloc[0])
+        track = "interactive" if track != "real_degradations" else track
+        # per-click means only where every instance has every round (no early stop), else they would
+        # average over the instances still running
+        for k in range(1, min(spec.clicks, SUM_ROUNDS) + 1 if spec.stop_iou is None else 1):
+            gk = g[g["round"] == k]
+            values, ci = {}, {}
+            for col, label in (("iou", "mIoU"), ("boundary_iou", "mBIoU")):
+                if len(gk):
+                    values[label], ci[label] = _mean_ci(gk[col].to_numpy(), f"{key}/{k}/{label}")
+            cells.append(Cell(track, dataset, model, f"{protocol}@{k}", condition, int(severity), len(gk), values, ci))
+        if spec.clicks >= 20:
+            values = {f"NoC{t}": float(np.mean([noc(s, t / 100, spec.clicks) for s in per_instance])) for t in (85, 90)}
+            cells.append(Cell(track, dataset, model, protocol, condition, int(severity), len(per_instance), values))
+    return cells
+
+
+def uncertainty_cells(df: pd.DataFrame) -> list[Cell]:
+    """Means of the pixel-level uncertainty metrics, and mask-level ECE (score vs IoU), for models
+    that returned uncertainty maps."""
+    cells = []
+    df = df[df.unc_auroc.notna() | df.aurc.notna()]
+    for (dataset, model, protocol, condition, severity), g in df.groupby(CELL_KEYS, sort=True):
+        values = {label: 100 * float(g[col].dropna().mean()) for col, label in UNCERTAINTY_METRICS.items()
+                  if g[col].notna().any()}
+        values["ECE"] = 100 * ece(np.clip(g.score.to_numpy(np.float64), 0, 1), g.iou.to_numpy())
+        cells.append(Cell("uncertainty", dataset, model, protocol, condition, int(severity), len(g), values))
+    return cells
+
+
+def all_cells(df: pd.DataFrame) -> list[Cell]:
+    return one_shot_cells(df) + ap_cells(df) + interactive_cells(df) + uncertainty_cells(df)

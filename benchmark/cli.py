@@ -104,10 +104,14 @@ def cmd_eval(a) -> int:
             try:
                 r = evaluate(model, a.dataset, protocol, a.out, checkpoint=a.checkpoint, device=a.device,
                              dataset_name=a.dataset_name,
-                             splits=a.splits.split(",") if a.splits else None, shard=_shard(a.shard), progress=bar)
+                             splits=a.splits.split(",") if a.splits else None, shard=_shard(a.shard),
+                             skip_errors=a.skip_errors, progress=bar)
             finally:
                 bar.close()
             print(f"results: {r.out} ({r.rows} instances, {r.files_done}/{r.files_total} files)")
+            if r.skipped:
+                print(f"skipped {len(r.skipped)} images the model failed on: listed in {r.out / '.robustseg' / 'done'}; "
+                      f"first: {r.skipped[0]['error']}")
     return 0
 
 
@@ -193,6 +197,7 @@ def cmd_run(a) -> int:
     t0 = time.time()
     cmd_build(a)
     a.dataset, a.out, a.checkpoint, a.device, a.splits = str(out / "dataset"), str(out / "results"), None, "cpu", None
+    a.skip_errors = False
     a.dataset_name = f"synthetic_{a.profile}" if a.profile.isidentifier() else "synthetic"
     cmd_eval(a)
     a.results, a.out, a.no_plots, a.no_reported = [str(out / "results")], str(out / "leaderboards"), False, True
@@ -245,6 +250,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", help="comma list of splits to evaluate (default all)")
     p.add_argument("--shard", default="0/1", help="i/N: evaluate only this machine's share of the dataset files")
     p.add_argument("--dataset-name", help="name in results and leaderboards (default: the folder name)")
+    p.add_argument("--skip-errors", action="store_true",
+                   help="skip images the model fails on (raises, NaN, wrong shape) and record them, instead of stopping")
     p.add_argument("--out", default="results")
     p.set_defaults(func=cmd_eval)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from baselines import create_model, validate_prediction
+from baselines import ModelOutputError, create_model, validate_prediction
 from baselines.contract import PromptableSegmenter
 
 from . import metrics
@@ -60,6 +60,7 @@ class EvalResult:
     files_done: int
     files_total: int
     rows: int
+    skipped: list = field(default_factory=list)  # images skipped with skip_errors: image_id, file, error
 
 
 def _instance_row(base: dict, pred_mask: np.ndarray, gt: np.ndarray, score: float, candidate: int,
@@ -109,21 +110,35 @@ def _image_rows(model: PromptableSegmenter, r: dict, spec: ProtocolSpec, multima
 
 
 def _shard_rows(model: PromptableSegmenter, table: pa.Table, spec: ProtocolSpec, multimask: bool, ctx: dict,
-                where: str, batch_size: int) -> list[dict]:
-    rows = []
+                where: str, batch_size: int, skip_errors: bool) -> tuple[list[dict], list[dict]]:
+    """Result rows of one dataset shard, and the images skipped because the model failed on them
+    (only with ``skip_errors``; otherwise the first failure stops the evaluation)."""
+    rows, skipped = [], []
     for r in table.to_pylist():
-        rows += _image_rows(model, r, spec, multimask, ctx | {"source": r["source"]}, where, batch_size)
-    return rows
+        try:
+            rows += _image_rows(model, r, spec, multimask, ctx | {"source": r["source"]}, where, batch_size)
+        except ModelOutputError as e:
+            if not skip_errors:
+                raise
+            skipped.append({"image_id": r["image_id"], "error": str(e)})
+        except Exception as e:  # the model itself raised: say so, with the sample
+            err = ModelOutputError(f"model raised {type(e).__name__} on {where} image {r['image_id']}: {e}")
+            if not skip_errors:
+                raise err from e
+            skipped.append({"image_id": r["image_id"], "error": str(err)})
+    return rows, skipped
 
 
 def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, protocol: str,
              out: str | os.PathLike, *, checkpoint: Optional[str] = None, device: str = "cpu",
              dataset_name: Optional[str] = None, splits: Optional[list[str]] = None,
              multimask: Optional[bool] = None, batch_size: int = 64, shard: tuple[int, int] = (0, 1),
-             progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
+             skip_errors: bool = False, progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
     """Evaluate ``model`` (a registry name, ``module:Class``, or an instance) on a built dataset.
     Results go to ``out/<dataset>/<model>/<protocol>/<config>/<split>-<chunk>.parquet``.
-    ``multimask`` None takes the protocol's rule (see ``EVAL_PROTOCOLS``)."""
+    ``multimask`` None takes the protocol's rule (see ``EVAL_PROTOCOLS``). A model that raises or breaks
+    the output contract stops the run with the failed check and the sample; with ``skip_errors`` the
+    image is skipped instead and listed in the result's ``skipped`` (and in the shard's done-marker)."""
     if protocol not in EVAL_PROTOCOLS:
         raise KeyError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(EVAL_PROTOCOLS)}")
     spec = EVAL_PROTOCOLS[protocol]
@@ -155,6 +170,7 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
                                     "dataset build differ); use another --out")
         atomic_write_json(id_file, identity)
         done = 0
+        all_skipped: list[dict] = []
         for rel in files:
             meta = manifest["files"][rel]
             out_rel = rel.removeprefix("data/")
@@ -164,6 +180,7 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
                 if info["input_sha256"] == meta["sha256"] and info["sha256"] == sha256_file(dest):
                     done += 1
                     total_rows += info["rows"]
+                    all_skipped += [x | {"file": rel} for x in info.get("skipped", [])]
                     if progress:
                         progress(done, len(files))
                     continue
@@ -172,17 +189,18 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
                 raise ValueError(f"{src}: checksum differs from the dataset manifest (file changed or corrupt)")
             table = pq.read_table(src)
             ctx_f = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
-            rows = _shard_rows(model, table, spec, multimask, ctx_f, str(src), batch_size)
+            rows, skipped = _shard_rows(model, table, spec, multimask, ctx_f, str(src), batch_size, skip_errors)
+            all_skipped += [x | {"file": rel} for x in skipped]
             write_parquet_atomic(dest, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), compression="zstd")
             atomic_write_json(marker, {"input": rel, "input_sha256": meta["sha256"], "sha256": sha256_file(dest),
-                                       "rows": len(rows)})
+                                       "rows": len(rows), "skipped": skipped})
             done += 1
             total_rows += len(rows)
             if progress:
                 progress(done, len(files))
         if n == 1:
             remove_stale_temps(target)  # all files of this evaluation are done; only ours could be there
-    return EvalResult(target, done, len(files), total_rows)
+    return EvalResult(target, done, len(files), total_rows, all_skipped)
 
 
 def read_results(results_dir: str | os.PathLike) -> pa.Table:

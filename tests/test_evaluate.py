@@ -58,3 +58,17 @@ def test_unknown_protocol_and_split(tiny_dataset, tmp_path):
 def test_incomplete_dataset_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="no manifest.json"):
         evaluate("box", tmp_path, "box", tmp_path / "r")
+
+
+def test_model_that_raises_stops_naming_the_sample_or_is_skipped(tiny_dataset, tmp_path):
+    from tests import badmodels
+
+    badmodels.RaisesOnSecondImage.calls = 0
+    with pytest.raises(ModelOutputError, match=r"model raised RuntimeError on .*image synthetic_0_00000\d: out of memory"):
+        evaluate("tests.badmodels:RaisesOnSecondImage", tiny_dataset, "box", tmp_path / "a")
+    badmodels.RaisesOnSecondImage.calls = 0
+    r = evaluate("tests.badmodels:RaisesOnSecondImage", tiny_dataset, "box", tmp_path / "b", skip_errors=True)
+    assert r.files_done == r.files_total
+    n_images = sum(m["rows"] for m in json.loads((tiny_dataset / "manifest.json").read_text())["files"].values())
+    assert len(r.skipped) == n_images - 1 and all("out of memory" in s["error"] for s in r.skipped)
+    assert read_results(tmp_path / "b").to_pandas().image_id.nunique() == 1  # the one image before the failures

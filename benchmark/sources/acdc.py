@@ -59,12 +59,33 @@ def decode_panoptic(png: np.ndarray, segments: list[dict], things: dict[int, str
     if png.ndim != 3 or png.shape[2] < 3:
         raise BadSampleError(path, f"panoptic PNG must be RGB, got shape {png.shape}")
     ids = png[..., 0].astype(np.int64) + 256 * png[..., 1].astype(np.int64) + 65536 * png[..., 2].astype(np.int64)
+    listed = {s["id"] for s in segments}
+    unlisted = [int(v) for v in np.unique(ids) if v != 0 and int(v) not in listed]
+    if unlisted:  # as panopticapi's pq_compute refuses them
+        raise BadSampleError(path, f"segment ids {unlisted[:5]} are in the PNG but not in its segments_info")
     out = []
     for seg in sorted(segments, key=lambda s: s["id"]):
         if seg["category_id"] in things:
             out.append(ObjectAnn(id=int(seg["id"]), mask=ids == seg["id"], category=things[seg["category_id"]],
                                  iscrowd=bool(seg.get("iscrowd", 0))))
     return out
+
+
+def _panoptic_index(pj: Path, source: str) -> tuple[dict[int, str], dict[str, list]]:
+    """(thing category id -> name, PNG file name -> segments_info) of a COCO-panoptic json."""
+    data = load_json(pj, source)
+    try:
+        things = {c["id"]: str(c["name"]) for c in data["categories"] if c.get("isthing")}
+        panoptic = {Path(a["file_name"]).name: a["segments_info"] for a in data["annotations"]}
+        for name, segs in panoptic.items():
+            for s in segs:
+                if not (isinstance(s["id"], int) and isinstance(s["category_id"], int)):
+                    raise TypeError(f"{name}: segment ids and category ids must be integers")
+    except (KeyError, TypeError, AttributeError) as e:
+        what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+        raise ValueError(f"{source}: {pj} is not a COCO-panoptic json ('categories' with id/name/isthing, "
+                         f"'annotations' with file_name/segments_info of id/category_id): {what}") from None
+    return things, panoptic
 
 
 @register_source("acdc", description="ACDC adverse-condition frames (fog, night, rain, snow) with instance or "
@@ -97,9 +118,7 @@ class AcdcSource(Source):
         self.ann_files = []
         if panoptic_json:
             pj = require_file(self.root / panoptic_json, self.name, "panoptic json")
-            data = load_json(pj, self.name)
-            self.things = {c["id"]: c["name"] for c in data["categories"] if c.get("isthing")}
-            self.panoptic = {Path(a["file_name"]).name: a["segments_info"] for a in data["annotations"]}
+            self.things, self.panoptic = _panoptic_index(pj, self.name)
             self.ann_files = [pj]
         self.images_with_gt = sum(1 for f in self.frames if self._gt_path(f) is not None)
 

@@ -53,9 +53,12 @@ def bdd_condition(attributes: Optional[dict]) -> str:
 
 def decode_bitmask(rgba: np.ndarray, path: Path, task: str = "ins_seg") -> list[ObjectAnn]:
     """Objects of a BDD100K RGBA bitmask, sorted by instance id."""
-    if rgba.ndim != 3 or rgba.shape[2] != 4:
-        raise BadSampleError(path, f"BDD100K bitmasks are RGBA, got shape {rgba.shape}")
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise BadSampleError(path, f"BDD100K bitmasks are 8-bit RGBA, got shape {rgba.shape} of {rgba.dtype}")
     cat = rgba[..., 0].astype(np.int64)
+    if task == "pan_seg" and cat.max() > max(PAN_SEG_THINGS):
+        raise BadSampleError(path, f"category id {int(cat.max())} in the R channel; pan_seg ids are "
+                                   f"0..{max(PAN_SEG_THINGS)}")
     attr = rgba[..., 1]
     ann = (rgba[..., 2].astype(np.int64) << 8) | rgba[..., 3].astype(np.int64)
     names = INS_SEG_CATEGORIES if task == "ins_seg" else PAN_SEG_THINGS
@@ -73,6 +76,8 @@ def decode_bitmask(rgba: np.ndarray, path: Path, task: str = "ins_seg") -> list[
 def flatten_poly2d(vertices: list, types: str) -> list[float]:
     """A closed Scalabel poly2d as a flat [x0, y0, x1, y1, ...] outline with Beziers sampled."""
     pts = [tuple(map(float, v)) for v in vertices]
+    if any(len(p) != 2 or not np.isfinite(p).all() for p in pts):
+        raise ValueError("every poly2d vertex must be two finite numbers [x, y]")
     if len(types) != len(pts):
         raise ValueError(f"poly2d has {len(pts)} vertices but {len(types)} types")
     ring = pts + [pts[0]]
@@ -100,14 +105,24 @@ def label_mask(label: dict, h: int, w: int, where: str) -> Optional[np.ndarray]:
     if label.get("poly2d"):
         try:
             polys = [flatten_poly2d(p["vertices"], p["types"]) for p in label["poly2d"]]
-        except (KeyError, ValueError) as e:
-            raise BadSampleError(where, f"bad poly2d: {e}") from None
+        except (KeyError, ValueError, TypeError) as e:
+            what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+            raise BadSampleError(where, f"bad poly2d: {what}") from None
         return decode_segmentation(polys, h, w, where)
     return None
 
 
-def _frames(data) -> list[dict]:
-    return data["frames"] if isinstance(data, dict) and "frames" in data else data
+def _frames(data, path: Path) -> list[dict]:
+    """The frames of a Scalabel json (a list, or a dict with 'frames'), each with a 'name'."""
+    frames = data["frames"] if isinstance(data, dict) and "frames" in data else data
+    if not isinstance(frames, list):
+        raise ValueError(f"bdd100k: {path} is not a Scalabel label file (a list of frames or {{'frames': [...]}})")
+    for k, f in enumerate(frames):
+        if not isinstance(f, dict) or not isinstance(f.get("name"), str):
+            raise ValueError(f"bdd100k: {path}: frame {k} has no 'name'")
+        if not isinstance(f.get("labels") or [], list) or not isinstance(f.get("attributes") or {}, dict):
+            raise ValueError(f"bdd100k: {path}: frame {f['name']!r}: 'labels' must be a list, 'attributes' an object")
+    return frames
 
 
 @register_source("bdd100k", description="BDD100K 10K instance/panoptic segmentation (bitmasks, poly2d or RLE json); "
@@ -140,7 +155,7 @@ class Bdd100kSource(Source):
         else:
             ann = require_file(self.root / "labels" / task / labels / f"{task}_{split}.json", self.name, "label file")
             self.ann_files.append(ann)
-            for f in _frames(load_json(ann, self.name)):
+            for f in _frames(load_json(ann, self.name), ann):
                 stem = Path(f["name"]).stem
                 self.json_labels[stem] = f.get("labels") or []
                 if f.get("attributes"):
@@ -149,7 +164,7 @@ class Bdd100kSource(Source):
         if attributes:
             att = require_file(self.root / attributes.format(split=split), self.name, "attributes file")
             self.ann_files.append(att)
-            for f in _frames(load_json(att, self.name)):
+            for f in _frames(load_json(att, self.name), att):
                 frame_attrs.setdefault(Path(f["name"]).stem, f.get("attributes") or {})
         self.conditions = {n: bdd_condition(frame_attrs.get(n)) for n in self.names}
 
@@ -173,6 +188,8 @@ class Bdd100kSource(Source):
         else:
             objects = []
             for k, lab in enumerate(self.json_labels[name]):
+                if not isinstance(lab, dict):
+                    raise BadSampleError(self.ann_files[0], f"{name} label {k}: a label must be an object")
                 if self.task == "pan_seg" and lab.get("category") not in PAN_SEG_THINGS.values():
                     continue
                 m = label_mask(lab, h, w, f"{self.ann_files[0]} ({name} label {lab.get('id', k)})")

@@ -17,6 +17,7 @@ from .errors import BadSampleError
 from .imageio import read_image, read_mask
 
 # Cityscapes labels with hasInstances=True (cityscapesScripts helpers/labels.py)
+MAX_LABEL_ID = 33  # 'bicycle'; 'license plate' (-1) is never drawn into the id maps
 THING_CLASSES = {24: "person", 25: "rider", 26: "car", 27: "truck", 28: "bus", 29: "caravan", 30: "trailer",
                  31: "train", 32: "motorcycle", 33: "bicycle"}
 
@@ -26,8 +27,14 @@ def decode_instance_ids(ids: np.ndarray, path: Path, groups: bool = True) -> lis
     if ids.ndim != 2:
         raise BadSampleError(path, f"instanceIds map must be single-channel, got shape {ids.shape}")
     ids = ids.astype(np.int64)
+    values = np.unique(ids)
+    bad = [int(v) for v in values if not (0 <= v <= MAX_LABEL_ID or (v >= 1000 and v // 1000 in THING_CLASSES))]
+    if bad:
+        raise BadSampleError(path, f"unexpected values {bad[:5]} in an instanceIds map: a value is a label id "
+                                   f"0..{MAX_LABEL_ID} or thing class * 1000 + instance (classes "
+                                   f"{min(THING_CLASSES)}..{max(THING_CLASSES)})")
     objects = []
-    for v in np.unique(ids):
+    for v in values:
         v = int(v)
         cls, crowd = (v // 1000, False) if v >= 1000 else (v, True)
         if cls not in THING_CLASSES or (crowd and not groups):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 from urllib.parse import urlparse
 
 import numpy as np
@@ -22,56 +23,186 @@ from .imageio import read_image
 
 @dataclass(frozen=True)
 class CocoImage:
-    """One indexed image: where it is, its declared size, its annotations (json order by id)."""
+    """One indexed image: where it is, its declared size, its annotations (json order by id).
+    ``problem`` says what is wrong with its json record; reading the sample then raises it."""
 
     image_id: str
-    path: Path
+    path: Optional[Path]
     width: int
     height: int
     anns: tuple
     ann_file: Path
     condition: str = "clear"
+    problem: str = ""
+
+
+def rle_counts(counts: str | bytes) -> list[int]:
+    """The run lengths of a COCO compressed RLE string (pycocotools' LEB128-like code: 5 bits per
+    character plus 48, 0x20 = more follows, 0x10 on the last = negative; runs after the second are
+    stored as the difference to the run two before)."""
+    raw = counts.encode("ascii") if isinstance(counts, str) else bytes(counts)
+    out: list[int] = []
+    i = 0
+    while i < len(raw):
+        x, k, more = 0, 0, True
+        while more:
+            if i >= len(raw):
+                raise ValueError("compressed RLE string ends inside a number")
+            c = raw[i] - 48
+            if not 0 <= c < 64:
+                raise ValueError(f"character {chr(raw[i])!r} is not valid in a compressed RLE string")
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            i += 1
+            k += 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        out.append(x + out[-2] if len(out) > 2 else x)
+    return out
+
+
+def _check_rle(seg: dict, h: int, w: int, where: str) -> dict:
+    """A pycocotools RLE whose runs are non-negative and cover exactly h*w pixels: pycocotools
+    fills a short RLE with uninitialised memory and rejects only long ones."""
+    size = seg["size"]
+    if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(_is_int(v) for v in size)):
+        raise BadSampleError(where, f"RLE size must be [height, width], got {size!r}")
+    if [int(v) for v in size] != [h, w]:
+        raise BadSampleError(where, f"RLE size {list(size)} differs from the image size [{h}, {w}]")
+    counts = seg["counts"]
+    if isinstance(counts, list):
+        if not all(_is_int(c) for c in counts):
+            raise BadSampleError(where, "uncompressed RLE counts must be integers")
+        runs = counts
+    elif isinstance(counts, (str, bytes)):
+        try:
+            runs = rle_counts(counts)
+        except (ValueError, UnicodeEncodeError) as e:
+            raise BadSampleError(where, f"corrupt compressed RLE: {e}") from None
+    else:
+        raise BadSampleError(where, f"RLE counts must be a list or a string, got {type(counts).__name__}")
+    if any(r < 0 for r in runs) or sum(runs) != h * w:
+        raise BadSampleError(where, f"RLE runs cover {sum(runs)} pixels (min run {min(runs, default=0)}), "
+                                    f"not the image's {h}x{w} = {h * w}")
+    if isinstance(counts, list):
+        return mask_utils.frPyObjects(seg, h, w)
+    return {"size": [h, w], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and bool(np.isfinite(v))
 
 
 def decode_segmentation(seg, h: int, w: int, where: str) -> np.ndarray:
-    """A COCO ``segmentation`` (polygon list, uncompressed or compressed RLE) -> HxW bool."""
+    """A COCO ``segmentation`` (polygon list, uncompressed or compressed RLE) -> HxW bool.
+    Polygon parts with fewer than 3 points enclose no pixel and are ignored (pycocotools would read
+    a 4-number first part as a box); an odd coordinate count or a non-finite one is an error."""
     if isinstance(seg, list):
-        polys = [p for p in seg if len(p) >= 6]  # fewer than 3 points encloses no pixel
+        for k, p in enumerate(seg):
+            if not isinstance(p, list):
+                raise BadSampleError(where, f"polygon segmentation must be a list of coordinate lists; part {k} is "
+                                            f"a {type(p).__name__}")
+            if len(p) % 2:
+                raise BadSampleError(where, f"polygon part {k} has an odd number of coordinates ({len(p)})")
+            if not all(_is_number(c) for c in p):
+                raise BadSampleError(where, f"polygon part {k} has a coordinate that is not a finite number")
+        polys = [p for p in seg if len(p) >= 6]
         if not polys:
             return np.zeros((h, w), bool)
         rle = mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
     elif isinstance(seg, dict) and "counts" in seg and "size" in seg:
-        if [int(s) for s in seg["size"]] != [h, w]:
-            raise BadSampleError(where, f"RLE size {seg['size']} differs from the image size [{h}, {w}]")
-        rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg["counts"], list) else \
-            {"size": seg["size"], "counts": seg["counts"].encode("ascii") if isinstance(seg["counts"], str)
-             else seg["counts"]}
+        rle = _check_rle(seg, h, w, where)
+    elif seg is None:
+        raise BadSampleError(where, "annotation has no 'segmentation'")
     else:
         raise BadSampleError(where, f"unrecognised segmentation of type {type(seg).__name__}")
     return mask_utils.decode(rle).astype(bool)
 
 
+def _records(data, key: str, ann_file: Path, source: str) -> list[dict]:
+    if key not in data:
+        raise ValueError(f"{source}: {ann_file} has no {key!r} list; is it an instances json?")
+    recs = data[key]
+    if not isinstance(recs, list) or not all(isinstance(r, dict) for r in recs):
+        raise ValueError(f"{source}: {ann_file}: {key!r} must be a list of objects")
+    return recs
+
+
+def _image_problem(img: dict) -> str:
+    missing = [k for k in ("height", "width") if k not in img]
+    if missing:
+        return f"image record has no {' or '.join(map(repr, missing))}"
+    if not (_is_int(img["height"]) and _is_int(img["width"]) and img["height"] > 0 and img["width"] > 0):
+        return f"image height/width must be positive integers, got {img['height']!r}x{img['width']!r}"
+    return ""
+
+
+def file_in(folder: Path, name, what: str = "file_name") -> Path:
+    """``folder / name`` for a relative name that stays inside ``folder`` (json is untrusted input:
+    an absolute name or one with ``..`` would read files from elsewhere into a build)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"image record has no usable {what!r} ({name!r})")
+    rel = Path(name.replace("\\", "/"))
+    if rel.is_absolute() or ".." in rel.parts:
+        raise ValueError(f"{what} {name!r} points outside the image folder {folder}")
+    return folder / rel
+
+
 def index_coco_json(ann_file: Path, image_path, source: str, condition: str = "clear") -> list[CocoImage]:
-    """Images sorted by id, each with its annotations; ``image_path(img_record) -> Path``."""
+    """Images sorted by id, each with its annotations; ``image_path(img_record) -> Path``.
+
+    Errors that make the file unusable (missing lists, records without ids, duplicate ids,
+    dangling image or category ids) raise ValueError here; a bad image record or annotation
+    (missing file_name, size or segmentation) is kept as that image's ``problem`` or raised by
+    ``decode_segmentation``, so ``--skip-bad`` skips only that sample."""
     data = load_json(ann_file, source)
-    for key in ("images", "annotations", "categories"):
-        if key not in data:
-            raise ValueError(f"{source}: {ann_file} has no {key!r} list; is it an instances json?")
-    cats = {c["id"]: c["name"] for c in data["categories"]}
-    by_image: dict = {img["id"]: [] for img in data["images"]}
-    for a in data["annotations"]:
-        if a["image_id"] not in by_image:
-            raise ValueError(f"{source}: {ann_file}: annotation {a.get('id')} names image {a['image_id']}, "
-                             "which is not in 'images'")
-        if a["category_id"] not in cats:
-            raise ValueError(f"{source}: {ann_file}: annotation {a.get('id')} has unknown category {a['category_id']}")
-        by_image[a["image_id"]].append(a)
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: {ann_file} must hold a JSON object with 'images', 'annotations' and "
+                         f"'categories', not a {type(data).__name__}")
+    images, annotations, categories = (_records(data, k, ann_file, source)
+                                       for k in ("images", "annotations", "categories"))
+    where = f"{source}: {ann_file}"
+    cats: dict = {}
+    for c in categories:
+        if "id" not in c or "name" not in c:
+            raise ValueError(f"{where}: category {c.get('id', c)!r} needs 'id' and 'name'")
+        if not isinstance(c["id"], (int, str)) or c["id"] in cats:
+            raise ValueError(f"{where}: category id {c['id']!r} is duplicated or not an integer/string")
+        cats[c["id"]] = str(c["name"])
+    by_image: dict = {}
+    for img in images:
+        if "id" not in img:
+            raise ValueError(f"{where}: an image record has no 'id' ({sorted(img)[:6]})")
+        if not (_is_int(img["id"]) or isinstance(img["id"], str)) or img["id"] in by_image:
+            raise ValueError(f"{where}: image id {img['id']!r} is duplicated or not an integer/string")
+        by_image[img["id"]] = []
+    for k, a in enumerate(annotations):
+        name = f"annotation {a.get('id', f'#{k}')!r}"
+        for key in ("image_id", "category_id"):
+            if key not in a:
+                raise ValueError(f"{where}: {name} has no {key!r}")
+        if "id" in a and not _is_int(a["id"]):
+            raise ValueError(f"{where}: {name}: 'id' must be an integer")
+        if not isinstance(a["image_id"], (int, str)) or a["image_id"] not in by_image:
+            raise ValueError(f"{where}: {name} names image {a['image_id']!r}, which is not in 'images'")
+        if not isinstance(a["category_id"], (int, str)) or a["category_id"] not in cats:
+            raise ValueError(f"{where}: {name} has unknown category {a['category_id']!r}")
+        by_image[a["image_id"]].append((a.get("id", k), k, a))
     out = []
-    for img in sorted(data["images"], key=lambda r: r["id"]):
-        anns = tuple((a.get("id", k), a["segmentation"], cats[a["category_id"]], bool(a.get("iscrowd", 0)))
-                     for k, a in enumerate(sorted(by_image[img["id"]], key=lambda a: a.get("id", 0))))
-        out.append(CocoImage(str(img["id"]), image_path(img), int(img["width"]), int(img["height"]), anns, ann_file,
-                             condition))
+    for img in sorted(images, key=lambda r: (isinstance(r["id"], str), r["id"])):
+        anns = tuple((ann_id, a.get("segmentation"), cats[a["category_id"]], bool(a.get("iscrowd", 0)))
+                     for ann_id, _, a in sorted(by_image[img["id"]], key=lambda t: (t[0], t[1])))
+        problem = _image_problem(img)
+        try:
+            path = image_path(img)
+        except ValueError as e:
+            path, problem = None, problem or str(e)
+        h, w = (0, 0) if problem else (int(img["height"]), int(img["width"]))
+        out.append(CocoImage(str(img["id"]), path, w, h, anns, ann_file, condition, problem))
     return out
 
 
@@ -90,6 +221,8 @@ class _CocoLike(Source):
 
     def __getitem__(self, index: int) -> Sample:
         item = self.items[index]
+        if item.problem:
+            raise BadSampleError(f"{item.ann_file} (image {item.image_id})", item.problem)
         image = read_image(item.path)
         if image.shape[:2] != (item.height, item.width):
             raise BadSampleError(item.path, f"image is {image.shape[1]}x{image.shape[0]} but the json says "
@@ -118,7 +251,7 @@ class CocoSource(_CocoLike):
         img_dir = require_dir(self.root / images, self.name, "image")
         self.ann_files = [ann]
         self.options = {"annotations": annotations, "images": images}
-        self.items = index_coco_json(ann, lambda r: img_dir / r["file_name"], self.name)
+        self.items = index_coco_json(ann, lambda r: file_in(img_dir, r.get("file_name")), self.name)
 
     def params(self) -> dict:
         return super().params() | self.options
@@ -127,9 +260,12 @@ class CocoSource(_CocoLike):
 def _lvis_image_path(root: Path, rec: dict) -> Path:
     """LVIS v1 images carry no file_name: the COCO folder and name come from coco_url."""
     if "file_name" in rec:  # LVIS v0.5
-        return root / rec["file_name"]
-    parts = urlparse(rec["coco_url"]).path.rstrip("/").split("/")
-    return root / parts[-2] / parts[-1]
+        return file_in(root, rec["file_name"])
+    url = rec.get("coco_url")
+    parts = urlparse(url).path.rstrip("/").split("/") if isinstance(url, str) else []
+    if len(parts) < 2:
+        raise ValueError(f"image record has neither 'file_name' nor a usable 'coco_url' ({url!r})")
+    return file_in(root, f"{parts[-2]}/{parts[-1]}", "coco_url")
 
 
 @register_source("lvis", description="LVIS v1 / v0.5 json over the COCO 2017 images",
@@ -158,10 +294,10 @@ LIS_LIGHTING = {  # lighting -> (annotation file pattern, image folder, conditio
 }
 
 
-def _lis_image_path(folder: Path, file_name: str) -> Path:
+def _lis_image_path(folder: Path, file_name) -> Path:
     """``file_name`` relative to the lighting folder, or (as in the README tree) under JPEGImages/."""
-    direct = folder / file_name
-    return direct if direct.exists() else folder / "JPEGImages" / Path(file_name).name
+    direct = file_in(folder, file_name)
+    return direct if direct.exists() else folder / "JPEGImages" / direct.name
 
 
 @register_source("lis", description="LIS low-light instance segmentation (COCO json); dark sRGB images have "
@@ -190,9 +326,12 @@ class LisSource(_CocoLike):
             ann = require_file(self.root / "annotations" / pattern.format(split=split), self.name, "annotation file")
             img_dir = require_dir(self.root / folder, self.name, "image")
             self.ann_files.append(ann)
-            for it in index_coco_json(ann, lambda r, d=img_dir: _lis_image_path(d, r["file_name"]), self.name, condition):
+            for it in index_coco_json(ann, lambda r, d=img_dir: _lis_image_path(d, r.get("file_name")), self.name,
+                                      condition):
                 # LIS numbers dark and normal shots apart (even/odd), so the file stem is unique across both
-                items.append(CocoImage(f"{light}_{it.path.stem}", it.path, it.width, it.height, it.anns, ann, condition))
+                stem = it.path.stem if it.path is not None else it.image_id
+                items.append(CocoImage(f"{light}_{stem}", it.path, it.width, it.height, it.anns, ann, condition,
+                                       it.problem))
         self.items = sorted(items, key=lambda it: it.image_id)
 
     def params(self) -> dict:

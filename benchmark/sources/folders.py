@@ -36,6 +36,11 @@ def mask_objects(mask: np.ndarray, mode: str, path: Path, category: str = "objec
         return objects_from_ids(packed, default_category=category)
     if mode == "nonzero":
         fg = (colour > 0).any(axis=2)
+    elif colour.shape[2] > 1 and not (colour == colour[..., :1]).all():
+        y, x = np.argwhere((colour != colour[..., :1]).any(axis=2))[0]
+        raise BadSampleError(path, f"colour mask (pixel {tuple(int(c) for c in colour[y, x])} at x={x}, y={y}) in "
+                                   "binary mode, which expects grey values; use mask_mode=labels for colour-coded "
+                                   "instances or mask_mode=nonzero")
     else:
         top = colour.max()
         if colour.dtype == np.bool_:

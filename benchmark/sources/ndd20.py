@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..schema import ObjectAnn, Sample
 from .base import Source, register_source
-from .coco import decode_segmentation
+from .coco import decode_segmentation, file_in
 from .common import files_digest, load_json, nonempty, require_dir, require_file, resolve_root
 from .errors import BadSampleError
 from .imageio import read_image
@@ -18,9 +18,29 @@ from .imageio import read_image
 VIEWS = {"above": ("ABOVE", "ABOVE_LABELS.json"), "below": ("BELOW", "BELOW_LABELS.json")}
 
 
-def _regions(entry: dict) -> list:
-    regions = entry.get("regions", [])
-    return [regions[k] for k in sorted(regions, key=int)] if isinstance(regions, dict) else list(regions)  # VIA 1 / 2
+def _regions(regions, where: str) -> list:
+    """VIA 1 keeps regions in a dict keyed "0", "1", ...; VIA 2 in a list."""
+    if isinstance(regions, dict):
+        if not all(isinstance(k, str) and k.isdigit() for k in regions):
+            raise BadSampleError(where, f"VIA regions keys must be numbers, got {sorted(regions)[:5]}")
+        regions = [regions[k] for k in sorted(regions, key=int)]
+    if not isinstance(regions, list) or not all(isinstance(r, dict) for r in regions):
+        raise BadSampleError(where, "VIA 'regions' must be a list (or numbered dict) of region objects")
+    return regions
+
+
+def _polygon(region: dict, where: str) -> list:
+    """Flat [x0, y0, x1, y1, ...] of a VIA polygon/polyline region."""
+    shape = region.get("shape_attributes")
+    if not isinstance(shape, dict) or shape.get("name") not in ("polygon", "polyline"):
+        name = shape.get("name") if isinstance(shape, dict) else None
+        raise BadSampleError(where, f"unsupported VIA shape {name!r} (polygon or polyline expected)")
+    xs, ys = shape.get("all_points_x"), shape.get("all_points_y")
+    if not isinstance(xs, list) or not isinstance(ys, list):
+        raise BadSampleError(where, "VIA polygon needs the lists 'all_points_x' and 'all_points_y'")
+    if len(xs) != len(ys):
+        raise BadSampleError(where, f"VIA polygon has {len(xs)} x but {len(ys)} y coordinates")
+    return [c for pt in zip(xs, ys) for c in pt]
 
 
 @register_source("ndd20", description="NDD20 dolphins above and below water (VIA polygon json)",
@@ -45,11 +65,17 @@ class Ndd20Source(Source):
             img_dir = require_dir(self.root / folder, self.name, "image")
             ann = require_file(self.root / label_file, self.name, "label file")
             self.ann_files.append(ann)
-            for key, entry in load_json(ann, self.name).items():
-                if "filename" not in entry:
+            data = load_json(ann, self.name)
+            if not isinstance(data, dict):
+                raise ValueError(f"ndd20: {ann} must hold a JSON object of VIA entries, not a {type(data).__name__}")
+            for key, entry in data.items():
+                if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
                     raise ValueError(f"ndd20: {ann}: entry {key!r} has no 'filename'; is it a VIA json?")
-                self.items.append((f"{v}_{Path(entry['filename']).stem}", img_dir / entry["filename"], ann,
-                                   _regions(entry)))
+                try:
+                    path = file_in(img_dir, entry["filename"], "filename")
+                except ValueError as e:
+                    raise ValueError(f"ndd20: {ann}: entry {key!r}: {e}") from None
+                self.items.append((f"{v}_{Path(entry['filename']).stem}", path, ann, entry.get("regions", [])))
         self.items.sort(key=lambda it: it[0])
 
     def __len__(self) -> int:
@@ -63,12 +89,10 @@ class Ndd20Source(Source):
         image = read_image(path)
         h, w = image.shape[:2]
         objects = []
-        for k, r in enumerate(regions):
-            shape = r.get("shape_attributes", {})
-            if shape.get("name") not in ("polygon", "polyline"):
-                raise BadSampleError(ann, f"{path.name} region {k}: unsupported VIA shape {shape.get('name')!r}")
-            xy = [c for pt in zip(shape["all_points_x"], shape["all_points_y"]) for c in pt]
-            mask = decode_segmentation([xy], h, w, f"{ann} ({path.name} region {k})")
-            species = str(r.get("region_attributes", {}).get("species", "") or "dolphin")
+        for k, r in enumerate(_regions(regions, f"{ann} ({path.name})")):
+            where = f"{ann} ({path.name} region {k})"
+            mask = decode_segmentation([_polygon(r, where)], h, w, where)
+            attrs = r.get("region_attributes")
+            species = str((attrs if isinstance(attrs, dict) else {}).get("species", "") or "dolphin")
             objects.append(ObjectAnn(id=k + 1, mask=mask, category=species))
         return Sample(image_id=image_id, image=image, objects=nonempty(objects), source=self.name)

@@ -4,7 +4,12 @@
 image, an (N, H, W) bool array), paired by sorted position exactly as RobustSAM's dataset.py
 does; degradation folders ``<root>/<split>/<degradation>/*.jpg`` (made locally by its
 augment.py, same file names as clear/) become real-condition samples named after the folder,
-with the clear image's masks and ``image_id``."""
+with the clear image's masks and ``image_id``.
+
+The release ships ``clear.zip`` and ``masks.zip`` per split: with ``extract=True`` a missing
+``clear/`` or ``masks/`` folder is extracted from its zip (safely and atomically, see archive.py);
+without it the reader names the zips and the option instead of extracting into the user's data
+folder unasked."""
 from __future__ import annotations
 
 import os
@@ -13,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..schema import ObjectAnn, Sample
+from .archive import ensure_extracted
 from .base import Source, register_source
 from .common import require_dir, resolve_root
 from .errors import BadSampleError
@@ -27,8 +33,11 @@ def read_npy_masks(path: Path) -> np.ndarray:
         a = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise BadSampleError(path, "file not found") from None
-    except (ValueError, OSError, EOFError) as e:
+    except (ValueError, OSError, EOFError) as e:  # pickled data is refused here: allow_pickle=False
         raise BadSampleError(path, f"not a readable .npy array: {e}") from None
+    if not isinstance(a, np.ndarray):
+        a.close()
+        raise BadSampleError(path, "an .npz archive, not a single .npy array")
     if a.ndim == 2:
         a = a[None]
     if a.ndim != 3:
@@ -41,7 +50,8 @@ def read_npy_masks(path: Path) -> np.ndarray:
 @register_source("robustsam_release", description="RobustSAM release: clear/*.jpg + masks/*.npy per split, plus "
                                                    "locally generated degradation folders as real conditions",
                  layout="<root>/<split>/clear/<name>.jpg + <root>/<split>/masks/<name>.npy ((N,H,W) bool), "
-                        "optional <root>/<split>/<degradation>/<name>.jpg")
+                        "optional <root>/<split>/<degradation>/<name>.jpg; extract=true unpacks the released "
+                        "<split>/clear.zip and masks.zip")
 class RobustSamReleaseSource(Source):
     license = "see the RobustSAM release terms (images from LVIS, MSRA10K, ThinObject-5K, NDD20, STREETS, FSS-1000)"
     citation = ("@inproceedings{chen2024robustsam, title={RobustSAM: Segment Anything Robustly on Degraded Images}, "
@@ -49,9 +59,18 @@ class RobustSamReleaseSource(Source):
                 "booktitle={CVPR}, year={2024}}")
     homepage = "https://huggingface.co/robustsam/robustsam"
 
-    def __init__(self, root: str | os.PathLike, split: str = "test", degradations: str = "", clear: bool = True):
+    def __init__(self, root: str | os.PathLike, split: str = "test", degradations: str = "", clear: bool = True,
+                 extract: bool = False):
         self.root = resolve_root(root, self.name)
         base = require_dir(self.root / split, self.name, "split")
+        zipped = [n for n in RESERVED if not (base / n).is_dir() and (base / f"{n}.zip").is_file()]
+        if zipped and not extract:
+            raise FileNotFoundError(f"{self.name}: {base} has {', '.join(f'{n}.zip' for n in zipped)} but no "
+                                    f"{' or '.join(n + '/' for n in zipped)} folder; pass extract=true "
+                                    "(--source-option extract=true) to unpack the release archives safely, or "
+                                    "unzip them there yourself")
+        if extract:
+            ensure_extracted(base, RESERVED)
         self.clear_files = sorted(require_dir(base / "clear", self.name, "clear image").glob("*.jpg"))
         self.mask_files = sorted(require_dir(base / "masks", self.name, "masks").glob("*.npy"))
         if len(self.clear_files) != len(self.mask_files):

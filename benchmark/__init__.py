@@ -1,0 +1,1 @@
+"""robustseg's benchmark: sources, builder, dataset card, evaluator, metrics, statistics, leaderboards, CLI."""

@@ -130,6 +130,18 @@ def cmd_push(a) -> int:
     return 0
 
 
+def cmd_train(a) -> int:
+    from .train import train
+
+    res = train(a.model, a.dataset, a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum,
+                device=a.device, dtype=a.dtype, resume=not a.no_resume, config=a.config, seed=a.seed,
+                init_checkpoint=a.init_checkpoint, save_every=a.save_every, train_size=a.train_size,
+                splits=a.splits.split(",") if a.splits else None,
+                dataset_configs=a.dataset_config.split(",") if a.dataset_config else None)
+    print(f"weights: {res.weights}")
+    return 0
+
+
 def cmd_models(a) -> int:
     from baselines import list_models
 
@@ -268,6 +280,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--private", action="store_true")
     p.add_argument("--revision")
     p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser("train", help="fine-tune GaRA-SAM or RobustSAM on a built dataset (docs/training.md)")
+    p.add_argument("model", help="gara-sam, robustsam, or gara_sam_vit_{b,l} / robustsam_vit_{b,l,h}")
+    p.add_argument("--dataset", required=True, help="built dataset folder")
+    p.add_argument("--out", required=True, help="run folder (weights, log.csv, checkpoints); rerun to resume")
+    p.add_argument("--init-checkpoint", help="official SAM weights of the same size (e.g. sam_vit_b_01ec64.pth)")
+    p.add_argument("--steps", type=int, help="optimizer steps (default: one epoch)")
+    p.add_argument("--batch-size", type=int, help="images per micro-batch (default: recipe, 8)")
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--lr", type=float, help="default: recipe (1e-4; GaRA-SAM ViT-L 1e-5)")
+    p.add_argument("--train-size", type=int, help="square training resolution (default 512)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=500)
+    p.add_argument("--splits", help="comma list of splits to draw from (default all)")
+    p.add_argument("--dataset-config", help="comma list of build partitions (default all)")
+    p.add_argument("--config", help="model size config, e.g. tiny (tests)")
+    p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("models", help="list registered models and their weights status")
     p.add_argument("-v", "--verbose", action="store_true", help="also say what was verified against official code")

@@ -1,0 +1,5 @@
+"""Training recipes for GaRA-SAM and RobustSAM on datasets robustseg builds (``robustseg train``)."""
+from .loop import StepLog, TrainConflictError, TrainResult, train
+from .recipes import RECIPES, Recipe, recipe_for
+
+__all__ = ["train", "TrainResult", "StepLog", "TrainConflictError", "Recipe", "RECIPES", "recipe_for"]

@@ -1,0 +1,112 @@
+"""Training defaults per model family, each number with the place in the papers or official code it
+comes from, so a user can see which settings are published facts and which are our choices."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+ALIASES = {"gara-sam": "gara_sam_vit_b", "robustsam": "robustsam_vit_b"}  # CLI names -> registry names
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Hyperparameters of one training recipe; ``sources`` says where each comes from."""
+
+    family: str  # "gara_sam" or "robustsam"
+    trainable: tuple[str, ...]  # a parameter is trained when its name contains one of these
+    lr: float
+    weight_decay: float
+    batch_size: int
+    train_size: int  # images and masks resized to train_size x train_size before the model's own resize
+    prompt: str  # "points" or "points_or_box"
+    num_points: int
+    focal_weight: float
+    dice_weight: float
+    token_weight: float = 0.0  # RobustSAM token consistency (MSE)
+    embedding_weight: float = 0.0  # RobustSAM mask-feature consistency (MSE)
+    focal_gamma: float = 2.0
+    focal_alpha: float = 0.25
+    dice_smooth: float = 1e-6
+    grad_clip: float = 1.0
+    gumbel_tau: float = 0.5  # GaRA-SAM gates only
+    paired: bool = False  # RobustSAM: each degraded image comes with its clear image
+    sources: dict = field(default_factory=dict, compare=False)
+
+    def identity(self) -> dict:
+        d = asdict(self)
+        d.pop("sources")
+        d["trainable"] = list(self.trainable)
+        return d
+
+
+ROBUSTSAM_MODULES = ("mask_decoder.custom_robust_token", "mask_decoder.robust_mlp", "mask_decoder.custom_token_block",
+                     "mask_decoder.fourier_mask_features", "mask_decoder.fourier_first_layer_features",
+                     "mask_decoder.fourier_last_layer_features")
+GARA_MODULES = (".low_a", ".low_b", ".high_a", ".high_b", ".gate_space.", ".gate_low.", ".gate_high.")
+
+_RS = "RobustSAM (CVPR 2024)"
+_RS_CODE = "robustsam/RobustSAM@6f0e2637"
+_GARA = "GaRA-SAM (NeurIPS 2025) implementation details"
+
+ROBUSTSAM = Recipe(
+    family="robustsam", trainable=ROBUSTSAM_MODULES, lr=1e-4, weight_decay=1e-5, batch_size=8, train_size=512,
+    prompt="points", num_points=3, focal_weight=20.0, dice_weight=1.0, token_weight=2.0, embedding_weight=100.0,
+    paired=True,
+    sources={
+        "trainable": f"{_RS} §4.2 'we keep the pretrained SAM parameters frozen, focusing only on optimizing the "
+                     f"proposed modules' (AMFG, AOTG, robust token); {_RS_CODE} train_ddp.py also updates SAM's mask "
+                     "decoder (it optimises every parameter outside the no_grad encoders)",
+        "lr": f"{_RS_CODE} train_ddp.py --lr 1e-4, constant (its StepLR is never stepped); the paper §4.2 says 5e-4",
+        "weight_decay": f"{_RS_CODE} train_ddp.py Adam(weight_decay=1e-5)",
+        "batch_size": f"{_RS} Table 1 (batch size 8 on 8 GPUs); the code default is 2 per GPU",
+        "train_size": f"{_RS_CODE} dataset.py cv2.resize to 512x512",
+        "prompt": f"{_RS} §4.2 'We train RobustSAM using point-based prompts'; {_RS_CODE} dataset.py "
+                  "--num_points 3 positive points drawn without replacement from the largest mask",
+        "focal_weight": f"{_RS_CODE} engine.py weight_focal=20, FocalLoss(gamma=2, alpha=0.25) on the degraded-branch "
+                        "logits vs ground truth; paper Eq. 4 (lambda_3 not given there)",
+        "dice_weight": f"{_RS_CODE} engine.py weight_dice=1, DiceLoss(smooth=1e-6)",
+        "token_weight": f"{_RS_CODE} engine.py weight_token=2: MSE of output tokens degraded vs clear (Eq. 3 L_TC)",
+        "embedding_weight": f"{_RS_CODE} engine.py weight_embedding=100: MSE of robust mask features degraded vs "
+                            "clear (Eq. 3 L_MFC)",
+        "grad_clip": f"{_RS_CODE} engine.py clip_grad_norm_(1.0)",
+        "paired": f"{_RS} Fig. 2 / {_RS_CODE} dataset.py: a clear image and one degraded version drawn uniformly "
+                  "from its 16 folders (clear included)",
+    })
+
+GARA_SAM = Recipe(
+    family="gara_sam", trainable=GARA_MODULES, lr=1e-4, weight_decay=1e-5, batch_size=8, train_size=512,
+    prompt="points_or_box", num_points=3, focal_weight=1.0, dice_weight=1.0,
+    sources={
+        "trainable": f"{_GARA}: adapters and gating modules trained ('The gating modules are trained with the same "
+                     "learning rate'); SAM frozen",
+        "lr": f"{_GARA}: Adam, 1e-4 for ViT-B and 1e-5 for ViT-L",
+        "weight_decay": f"{_GARA}: weight decay 1e-5",
+        "batch_size": f"{_GARA}: input batches of size 8",
+        "train_size": f"ours: RobustSAM's 512 (GaRA-SAM trains on Robust-Seg 'following RobustSAM'; size not given)",
+        "prompt": f"{_GARA}: 'using both point and box prompts'; ours: per sample a tight box or points with "
+                  "probability 1/2 each",
+        "num_points": "ours: RobustSAM's 3 positive points (GaRA-SAM gives no count)",
+        "focal_weight": f"{_GARA}: L_seg = L_dice + L_focal 'following RobustSAM' (weights 1 and 1 as written; "
+                        "focal with RobustSAM's gamma=2, alpha=0.25)",
+        "dice_weight": f"{_GARA}: L_seg = L_dice + L_focal",
+        "gumbel_tau": f"{_GARA}: Gumbel-Sigmoid temperature 0.5 (straight-through hard gates are ours, so training "
+                      "and inference gate alike)",
+        "grad_clip": f"ours: RobustSAM's clip_grad_norm_(1.0) ({_RS_CODE} engine.py)",
+    })
+
+RECIPES = {"gara_sam": GARA_SAM, "robustsam": ROBUSTSAM}
+LR_BY_VARIANT = {"gara_sam_vit_l": 1e-5}  # GaRA-SAM implementation details: 1e-5 for ViT-L
+
+
+def resolve_name(model_name: str) -> str:
+    """Registry name for a CLI alias (``gara-sam`` -> ``gara_sam_vit_b``); registry names pass through."""
+    return ALIASES.get(model_name, model_name)
+
+
+def recipe_for(model_name: str) -> Recipe:
+    """The recipe of a registry model name (``gara_sam_vit_b``, ``robustsam_vit_l``, ...)."""
+    name = resolve_name(model_name)
+    for family, recipe in RECIPES.items():
+        if name.startswith(family + "_vit_"):
+            return replace(recipe, lr=LR_BY_VARIANT.get(name, recipe.lr))
+    raise KeyError(f"no training recipe for model {model_name!r}; trainable: "
+                   f"{', '.join(sorted(ALIASES))} or gara_sam_vit_{{b,l}}, robustsam_vit_{{b,l,h}}")

@@ -96,11 +96,17 @@ def cmd_build(a) -> int:
 
 
 def cmd_eval(a) -> int:
+    from baselines import create_model
+
     from .evaluate import evaluate
 
-    for model in a.model:
+    options = _kv(a.model_option)
+    for spec in a.model:
+        model = create_model(spec, checkpoint=a.checkpoint, device=a.device, **options)
+        if options:  # a non-default configuration must not pass for the model's default one
+            model.name = f"{spec}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
         for protocol in a.protocol:
-            bar = _Progress(f"eval {model} {protocol}")
+            bar = _Progress(f"eval {model.name} {protocol}")
             try:
                 r = evaluate(model, a.dataset, protocol, a.out, checkpoint=a.checkpoint, device=a.device,
                              dataset_name=a.dataset_name,
@@ -209,7 +215,7 @@ def cmd_run(a) -> int:
     t0 = time.time()
     cmd_build(a)
     a.dataset, a.out, a.checkpoint, a.device, a.splits = str(out / "dataset"), str(out / "results"), None, "cpu", None
-    a.skip_errors = False
+    a.skip_errors, a.model_option = False, []
     a.dataset_name = f"synthetic_{a.profile}" if a.profile.isidentifier() else "synthetic"
     cmd_eval(a)
     a.results, a.out, a.no_plots, a.no_reported = [str(out / "results")], str(out / "leaderboards"), False, True
@@ -258,6 +264,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", action="append", default=None,
                    help="protocol (repeatable; default box and point; see `robustseg protocols`)")
     p.add_argument("--checkpoint", help="local checkpoint file for the model")
+    p.add_argument("--model-option", action="append", metavar="KEY=VALUE",
+                   help="extra model argument, e.g. config=tiny or dtype=bfloat16 (repeatable; shown in the model name)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--splits", help="comma list of splits to evaluate (default all)")
     p.add_argument("--shard", default="0/1", help="i/N: evaluate only this machine's share of the dataset files")

@@ -46,3 +46,24 @@ def test_listings(tmp_path):
     for cmd, needle in (("models", "grabcut"), ("corruptions", "robustsam/contrast"), ("sources", "synthetic")):
         r = run_cli(cmd)
         assert r.returncode == 0 and needle in r.stdout
+
+
+def test_train_then_eval_the_trained_weights(tmp_path):
+    """The training recipe through the CLI, and its safetensors checkpoint through eval."""
+    ds, run = tmp_path / "ds", tmp_path / "run"
+    assert run_cli("build", "--out", ds, "--num-images", "3", "--image-size", "64x64",
+                   "--profile", "robustsam/gauss_noise").returncode == 0
+    r = run_cli("train", "robustsam", "--dataset", ds, "--out", run, "--config", "tiny", "--steps", "2",
+                "--batch-size", "2", "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    weights = run / "robustsam_vit_b.safetensors"
+    assert f"weights: {weights}" in r.stdout and weights.exists()
+    r = run_cli("eval", "--dataset", ds, "--model", "robustsam_vit_b", "--model-option", "config=tiny",
+                "--checkpoint", weights, "--protocol", "box", "--out", tmp_path / "results")
+    assert r.returncode == 0, r.stderr
+    assert "robustsam_vit_b[config=tiny]" in r.stdout
+    from benchmark.evaluate import read_results
+    from benchmark.fsutil import sha256_file
+
+    res = read_results(tmp_path / "results").to_pandas()
+    assert len(res) > 0 and (res.checkpoint_sha256 == sha256_file(weights)).all()

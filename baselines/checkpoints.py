@@ -49,12 +49,16 @@ def read_state_dict(path: str | Path, *, sha256: str | None = None, md5: str | N
     if p.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        sd = load_file(str(p), device="cpu")
+        try:
+            sd = load_file(str(p), device="cpu")
+        except Exception as e:  # truncated file, bad header, not a safetensors file
+            raise CheckpointError(f"{p}: not a valid safetensors file: {type(e).__name__}: {e}") from e
     else:
         try:
             sd = torch.load(p, map_location="cpu", weights_only=True)
         except Exception as e:  # pickle with code, truncated file, not a torch file
-            raise CheckpointError(f"{p}: cannot be loaded with torch.load(weights_only=True): {e}") from e
+            raise CheckpointError(f"{p}: cannot be loaded with torch.load(weights_only=True): "
+                                  f"{type(e).__name__}: {e}") from e
     return normalize_state_dict(sd, where=str(p))
 
 

@@ -22,7 +22,6 @@ AP_LABELS = {"AP": "AP", "AP50": "AP50", "AP75": "AP75", "APs": "APs", "APm": "A
 REAL_SOURCES = ("bdd100k", "lis", "acdc")
 CELL_KEYS = ["dataset", "model", "protocol", "condition", "severity"]
 INSTANCE_KEY = ["image_id", "object_id"]
-SUM_ROUNDS = 6
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def ap_cells(df: pd.DataFrame) -> list[Cell]:
 
 
 def interactive_cells(df: pd.DataFrame) -> list[Cell]:
-    """Per-click mIoU/mBIoU (rounds 1..6, as SUM reports) for protocols that run every round, and
+    """Per-click mIoU/mBIoU (every round, as SUM reports) for protocols that run every round, and
     NoC@85/90 (clicks, at most 20; a failure counts 20) for the 20-click protocol."""
     cells = []
     df = df[df.protocol.map(lambda p: bool(EVAL_PROTOCOLS.get(p) and EVAL_PROTOCOLS[p].clicks))]
@@ -115,7 +114,7 @@ def interactive_cells(df: pd.DataFrame) -> list[Cell]:
         track = "interactive" if track != "real_degradations" else track
         # per-click means only where every instance has every round (no early stop), else they would
         # average over the instances still running
-        for k in range(1, min(spec.clicks, SUM_ROUNDS) + 1 if spec.stop_iou is None else 1):
+        for k in range(1, spec.clicks + 1 if spec.stop_iou is None else 1):
             gk = g[g["round"] == k]
             values, ci = {}, {}
             for col, label in (("iou", "mIoU"), ("boundary_iou", "mBIoU")):

@@ -148,6 +148,32 @@ def cmd_train(a) -> int:
     return 0
 
 
+def cmd_reproduce(a) -> int:
+    from .reproduce import format_status, list_suites_status, reproduce
+
+    checkpoints = {}
+    for item in a.checkpoint or []:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise ValueError(f"--checkpoint expects MODEL=PATH, got {item!r}")
+        checkpoints[name] = path
+    if a.list:
+        print(format_status(list_suites_status(a.data_root, checkpoints)))
+        return 0
+    if not a.suite:
+        raise ValueError("name a suite, or pass --list to see them")
+    models = None
+    if a.model:
+        models = {}
+        for item in a.model:
+            paper, sep, ours = item.partition("=")
+            models[paper] = ours if sep else None
+    path = reproduce(a.suite, a.data_root, checkpoints, a.out, models=models, datasets=a.dataset, limit=a.limit,
+                     device=a.device, seed=a.seed, progress=lambda msg: print(msg, file=sys.stderr))
+    print(f"{path}\n{path.with_suffix('.md')}")
+    return 0
+
+
 def cmd_models(a) -> int:
     from baselines import list_models
 
@@ -309,6 +335,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("reproduce", help="rerun a seed paper's table: reported, reproduced and difference per cell")
+    p.add_argument("suite", nargs="?", help="suite name (see --list)")
+    p.add_argument("--list", action="store_true", help="list suites and which datasets and weights are present")
+    p.add_argument("--data-root", help="folder holding the datasets in the subfolders --list names")
+    p.add_argument("--checkpoint", action="append", metavar="MODEL=PATH",
+                   help="checkpoint of a robustseg model (repeatable)")
+    p.add_argument("--model", action="append", metavar="PAPER_NAME[=MODEL]",
+                   help="run only these paper models; =MODEL substitutes a robustseg model (repeatable)")
+    p.add_argument("--dataset", action="append", help="run only these suite datasets (repeatable)")
+    p.add_argument("--out", default="reproduce", help="output folder (datasets/, results/, <suite>.csv, .md)")
+    p.add_argument("--limit", type=int, help="deterministic subsample of N images per source")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_reproduce)
+
     p = sub.add_parser("models", help="list registered models and their weights status")
     p.add_argument("-v", "--verbose", action="store_true", help="also say what was verified against official code")
     p.set_defaults(func=cmd_models)
@@ -350,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     from .build import BuildConflictError
     from .evaluate import EvalConflictError
     from .fsutil import FolderBusyError
+    from .reproduce import MissingInputsError
     from .sources import UnknownSourceError
     from .sources.errors import BadSampleError
 
@@ -358,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         args.protocol = ["box", "point"]
     if args.cmd == "run" and args.model is None:
         args.model = ["box", "grabcut"]
-    user_errors = (UnknownModelError, CheckpointError, UnknownCorruptionError, UnknownSourceError, BuildConflictError,
+    user_errors = (UnknownModelError, CheckpointError, MissingInputsError, UnknownCorruptionError, UnknownSourceError, BuildConflictError,
                    EvalConflictError, FolderBusyError, BadSampleError, ModelOutputError, ImageFormatError,
                    KeyError, ValueError, OSError)
     try:

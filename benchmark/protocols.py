@@ -44,11 +44,14 @@ def tight_box(mask: np.ndarray) -> np.ndarray:
 def jittered_box(mask: np.ndarray, rng: np.random.Generator, jitter: float = BOX_JITTER) -> np.ndarray:
     """The tight box with each side moved independently by U(-jitter, jitter) x the box side along its
     axis (width + 1 for x sides, height + 1 for y sides, in pixels), then clipped to the image. Sides
-    cannot cross: each moves by at most 10% of the side."""
+    cannot cross: none moves past the tight box's centre (which only binds for 1-pixel-wide sides,
+    where 10% of the side exceeds half of x_max - x_min = 0)."""
     box = tight_box(mask).astype(np.float64)
     h, w = mask.shape
     side = np.array([box[2] - box[0] + 1, box[3] - box[1] + 1] * 2)
     moved = box + rng.uniform(-jitter, jitter, size=4) * side
+    centre = (box[:2] + box[2:]) / 2
+    moved = np.concatenate([np.minimum(moved[:2], centre), np.maximum(moved[2:], centre)])
     return np.clip(moved, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)
 
 
@@ -179,4 +182,6 @@ EVAL_PROTOCOLS: dict[str, ProtocolSpec] = {s.name: s for s in (
     ProtocolSpec("sum_single", False, clicks=6, description="SUM: 6 clicks, single output; mIoU/mBIoU per click"),
     ProtocolSpec("sum_oracle", True, clicks=6, oracle=True,
                  description="SUM: 6 clicks, oracle best of 3 outputs; mIoU/mBIoU per click"),
+    ProtocolSpec("sum_oracle9", True, clicks=9, oracle=True,
+                 description="SUM Table 19: 9 clicks, oracle best of 3 outputs; mIoU/mBIoU per click"),
 )}

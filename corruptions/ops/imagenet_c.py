@@ -243,7 +243,8 @@ def _spatter(x, severity, rs):
         dist = cv2.blur(dist, (3, 3)).astype(np.float32)
         m = liquid * dist  # float64, one channel; the reference broadcasts it to BGRA
         peak = np.max(m)
-        m = m / peak * c[4]
+        if peak > 0:  # no liquid above threshold (small images): the reference divides 0 by 0 -> black image
+            m = m / peak * c[4]
         color = np.array([175 / 255., 238 / 255., 238 / 255.])
         return np.clip(xf + m[..., None] * color, 0, 1) * 255
     m = np.where(liquid > c[3], 1, 0)

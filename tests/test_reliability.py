@@ -59,8 +59,9 @@ def test_second_writer_process_gets_one_line(tmp_path):
     assert not (out / "data").exists()
 
 
-def test_kill_during_eval_then_resume_same_bytes(tmp_path, tiny_dataset):
-    """kill -9 an evaluation after its first result file; the rerun completes with identical files."""
+@pytest.mark.parametrize("after_files", [1, 3])
+def test_kill_during_eval_then_resume_same_bytes(tmp_path, tiny_dataset, after_files):
+    """kill -9 an evaluation after some result files; the rerun completes with identical files."""
     cmd = [sys.executable, "-m", "benchmark.cli", "eval", "--dataset", str(tiny_dataset), "--model", "grabcut",
            "--protocol", "point"]
     ref = tmp_path / "ref"
@@ -68,12 +69,12 @@ def test_kill_during_eval_then_resume_same_bytes(tmp_path, tiny_dataset):
     out = tmp_path / "killed"
     proc = subprocess.Popen([*cmd, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and not list(out.rglob("*.parquet")):
-        time.sleep(0.01)
+    while time.time() < deadline and proc.poll() is None and len(list(out.rglob("*.parquet"))) < after_files:
+        time.sleep(0.005)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     n_before = len(list(out.rglob("*.parquet")))
-    assert n_before >= 1
+    assert after_files <= n_before < len(list(ref.rglob("*.parquet"))), "killed too late"
     subprocess.run([*cmd, "--out", str(out)], check=True, capture_output=True, timeout=300)
     got = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.parquet")}
     want = {p.relative_to(ref): p.read_bytes() for p in ref.rglob("*.parquet")}

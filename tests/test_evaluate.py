@@ -72,3 +72,14 @@ def test_model_that_raises_stops_naming_the_sample_or_is_skipped(tiny_dataset, t
     n_images = sum(m["rows"] for m in json.loads((tiny_dataset / "manifest.json").read_text())["files"].values())
     assert len(r.skipped) == n_images - 1 and all("out of memory" in s["error"] for s in r.skipped)
     assert read_results(tmp_path / "b").to_pandas().image_id.nunique() == 1  # the one image before the failures
+
+
+def test_changed_shard_is_refused(tiny_dataset, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_dataset, copy)
+    shard = sorted((copy / "data").rglob("*.parquet"))[0]
+    shard.write_bytes(shard.read_bytes() + b"\0")
+    with pytest.raises(ValueError, match="checksum differs from the dataset manifest"):
+        evaluate("box", copy, "box", tmp_path / "r")

@@ -111,10 +111,11 @@ def cmd_eval(a) -> int:
                 r = evaluate(model, a.dataset, protocol, a.out, checkpoint=a.checkpoint, device=a.device,
                              dataset_name=a.dataset_name,
                              splits=a.splits.split(",") if a.splits else None, shard=_shard(a.shard),
-                             skip_errors=a.skip_errors, progress=bar)
+                             skip_errors=a.skip_errors, merge=a.merge, progress=bar)
             finally:
                 bar.close()
-            print(f"results: {r.out} ({r.rows} instances, {r.files_done}/{r.files_total} files)")
+            state = "complete" if r.complete else "this shard done; other shards still missing"
+            print(f"results: {r.out} ({r.rows} instances, {r.files_done}/{r.files_total} files; {state})")
             if r.skipped:
                 print(f"skipped {len(r.skipped)} images the model failed on: listed in {r.out / '.robustseg' / 'done'}; "
                       f"first: {r.skipped[0]['error']}")
@@ -124,7 +125,8 @@ def cmd_eval(a) -> int:
 def cmd_leaderboard(a) -> int:
     from .leaderboard import build_leaderboards
 
-    for p in build_leaderboards(a.results, a.out, plots=not a.no_plots, reported=not a.no_reported):
+    for p in build_leaderboards(a.results, a.out, plots=not a.no_plots, reported=not a.no_reported,
+                                allow_incomplete=a.allow_incomplete):
         print(p)
     return 0
 
@@ -241,7 +243,7 @@ def cmd_run(a) -> int:
     t0 = time.time()
     cmd_build(a)
     a.dataset, a.out, a.checkpoint, a.device, a.splits = str(out / "dataset"), str(out / "results"), None, "cpu", None
-    a.skip_errors, a.model_option = False, []
+    a.skip_errors, a.model_option, a.merge, a.allow_incomplete = False, [], False, False
     a.dataset_name = f"synthetic_{a.profile}" if a.profile.isidentifier() else "synthetic"
     cmd_eval(a)
     a.results, a.out, a.no_plots, a.no_reported = [str(out / "results")], str(out / "leaderboards"), False, True
@@ -296,6 +298,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", help="comma list of splits to evaluate (default all)")
     p.add_argument("--shard", default="0/1", help="i/N: evaluate only this machine's share of the dataset files")
     p.add_argument("--dataset-name", help="name in results and leaderboards (default: the folder name)")
+    p.add_argument("--merge", action="store_true",
+                   help="after --shard runs: evaluate nothing, check every shard is done and write the manifest")
     p.add_argument("--skip-errors", action="store_true",
                    help="skip images the model fails on (raises, NaN, wrong shape) and record them, instead of stopping")
     p.add_argument("--out", default="results")
@@ -306,6 +310,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="leaderboards")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-reported", action="store_true", help="leave out the papers' reported numbers")
+    p.add_argument("--allow-incomplete", action="store_true",
+                   help="also read unfinished evaluations (no manifest.json); their means are partial")
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("push", help="upload a built dataset to the Hugging Face Hub (needs HF_TOKEN or a login)")
@@ -391,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     from .build import BuildConflictError
     from .evaluate import EvalConflictError
     from .fsutil import FolderBusyError
+    from .evaluate import IncompleteResultsError
     from .reproduce import MissingInputsError
     from .sources import UnknownSourceError
     from .sources.errors import BadSampleError
@@ -400,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         args.protocol = ["box", "point"]
     if args.cmd == "run" and args.model is None:
         args.model = ["box", "grabcut"]
-    user_errors = (UnknownModelError, CheckpointError, MissingInputsError, UnknownCorruptionError, UnknownSourceError, BuildConflictError,
+    user_errors = (UnknownModelError, CheckpointError, MissingInputsError, IncompleteResultsError, UnknownCorruptionError, UnknownSourceError, BuildConflictError,
                    EvalConflictError, FolderBusyError, BadSampleError, ModelOutputError, ImageFormatError,
                    KeyError, ValueError, OSError)
     try:

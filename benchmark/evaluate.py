@@ -61,6 +61,7 @@ class EvalResult:
     files_total: int
     rows: int
     skipped: list = field(default_factory=list)  # images skipped with skip_errors: image_id, file, error
+    complete: bool = False  # every dataset file (all shards) has verified results; manifest.json written
 
 
 def _instance_row(base: dict, pred_mask: np.ndarray, gt: np.ndarray, score: float, candidate: int,
@@ -133,12 +134,16 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
              out: str | os.PathLike, *, checkpoint: Optional[str] = None, device: str = "cpu",
              dataset_name: Optional[str] = None, splits: Optional[list[str]] = None,
              multimask: Optional[bool] = None, batch_size: int = 64, shard: tuple[int, int] = (0, 1),
-             skip_errors: bool = False, progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
+             skip_errors: bool = False, merge: bool = False,
+             progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
     """Evaluate ``model`` (a registry name, ``module:Class``, or an instance) on a built dataset.
     Results go to ``out/<dataset>/<model>/<protocol>/<config>/<split>-<chunk>.parquet``.
     ``multimask`` None takes the protocol's rule (see ``EVAL_PROTOCOLS``). A model that raises or breaks
     the output contract stops the run with the failed check and the sample; with ``skip_errors`` the
-    image is skipped instead and listed in the result's ``skipped`` (and in the shard's done-marker)."""
+    image is skipped instead and listed in the result's ``skipped`` (and in the shard's done-marker).
+    With ``shard=(i, n)`` only every n-th dataset file is evaluated here; whichever run finds every file
+    done writes ``manifest.json`` (the merge). ``merge=True`` evaluates nothing: it verifies that all
+    shards are done and writes the manifest, or raises IncompleteResultsError."""
     if protocol not in EVAL_PROTOCOLS:
         raise KeyError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(EVAL_PROTOCOLS)}")
     spec = EVAL_PROTOCOLS[protocol]
@@ -160,52 +165,92 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
             raise KeyError(f"unknown split(s) {bad}; this dataset has: {', '.join(sorted(known))}")
         files = [f for f in files if manifest["files"][f]["split"] in splits]
     i, n = shard
-    files = [f for k, f in enumerate(files) if k % n == i]
+    mine = [f for k, f in enumerate(files) if k % n == i]
     ctx = {"model": model.name, "checkpoint_sha256": ckpt_sha, "dataset": name}
-    total_rows = 0
+    total_rows, done, all_skipped = 0, 0, []
     with folder_lock(target / STATE_DIR, f"eval-{i}-of-{n}.lock"):
         id_file = target / STATE_DIR / "eval.json"
         if id_file.exists() and json.loads(id_file.read_text()) != identity:
             raise EvalConflictError(f"{target} holds results of a different evaluation (model checkpoint, protocol or "
                                     "dataset build differ); use another --out")
         atomic_write_json(id_file, identity)
-        done = 0
-        all_skipped: list[dict] = []
-        for rel in files:
+        for rel in [] if merge else mine:
             meta = manifest["files"][rel]
-            out_rel = rel.removeprefix("data/")
-            dest, marker = target / out_rel, target / STATE_DIR / "done" / (out_rel.replace("/", "__") + ".json")
-            if marker.exists() and dest.exists():
-                info = json.loads(marker.read_text())
-                if info["input_sha256"] == meta["sha256"] and info["sha256"] == sha256_file(dest):
-                    done += 1
-                    total_rows += info["rows"]
-                    all_skipped += [x | {"file": rel} for x in info.get("skipped", [])]
-                    if progress:
-                        progress(done, len(files))
-                    continue
-            src = dataset_dir / rel
-            if sha256_file(src) != meta["sha256"]:
-                raise ValueError(f"{src}: checksum differs from the dataset manifest (file changed or corrupt)")
-            table = pq.read_table(src)
-            ctx_f = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
-            rows, skipped = _shard_rows(model, table, spec, multimask, ctx_f, str(src), batch_size, skip_errors)
-            all_skipped += [x | {"file": rel} for x in skipped]
-            write_parquet_atomic(dest, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), compression="zstd")
-            atomic_write_json(marker, {"input": rel, "input_sha256": meta["sha256"], "sha256": sha256_file(dest),
-                                       "rows": len(rows), "skipped": skipped})
+            info = _verified(target, rel, meta)
+            if info is None:
+                src = dataset_dir / rel
+                if sha256_file(src) != meta["sha256"]:
+                    raise ValueError(f"{src}: checksum differs from the dataset manifest (file changed or corrupt)")
+                ctx_f = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
+                rows, skipped = _shard_rows(model, pq.read_table(src), spec, multimask, ctx_f, str(src), batch_size,
+                                            skip_errors)
+                dest = target / _out_rel(rel)
+                write_parquet_atomic(dest, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), compression="zstd")
+                info = {"input": rel, "input_sha256": meta["sha256"], "file": _out_rel(rel),
+                        "sha256": sha256_file(dest), "rows": len(rows), "skipped": skipped}
+                atomic_write_json(_marker(target, rel), info)
             done += 1
-            total_rows += len(rows)
+            total_rows += info["rows"]
+            all_skipped += [x | {"file": rel} for x in info["skipped"]]
             if progress:
-                progress(done, len(files))
-        if n == 1:
-            remove_stale_temps(target)  # all files of this evaluation are done; only ours could be there
-    return EvalResult(target, done, len(files), total_rows, all_skipped)
+                progress(done, len(mine))
+        missing = [rel for rel in files if _verified(target, rel, manifest["files"][rel]) is None]
+        if not missing:
+            _write_results_manifest(target, identity)
+            if n == 1:
+                remove_stale_temps(target)  # every file is done; a leftover temp file is a killed writer's
+        elif merge:
+            raise IncompleteResultsError(f"{target}: {len(missing)} of {len(files)} dataset files have no verified "
+                                         f"results yet (first: {missing[0]}); run the missing --shard parts first")
+    return EvalResult(target, done, len(mine), total_rows, all_skipped, complete=not missing)
 
 
-def read_results(results_dir: str | os.PathLike) -> pa.Table:
-    """Every result file under ``results_dir`` (all datasets, models, protocols) as one table."""
-    paths = sorted(p for p in Path(results_dir).rglob("*.parquet") if STATE_DIR not in p.parts)
-    if not paths:
-        raise FileNotFoundError(f"no result files under {results_dir}")
+class IncompleteResultsError(RuntimeError):
+    pass
+
+
+def _out_rel(rel: str) -> str:
+    return rel.removeprefix("data/")
+
+
+def _marker(target: Path, rel: str) -> Path:
+    return target / STATE_DIR / "done" / (_out_rel(rel).replace("/", "__") + ".json")
+
+
+def _verified(target: Path, rel: str, meta: dict) -> Optional[dict]:
+    """The done-marker of a dataset file's results if it and its result file verify, else None."""
+    marker, dest = _marker(target, rel), target / _out_rel(rel)
+    if not (marker.exists() and dest.exists()):
+        return None
+    info = json.loads(marker.read_text())
+    ok = info["input_sha256"] == meta["sha256"] and info["sha256"] == sha256_file(dest)
+    return info | {"skipped": info.get("skipped", []), "file": _out_rel(rel)} if ok else None
+
+
+def _write_results_manifest(target: Path, identity: dict) -> None:
+    """Written when every dataset file has verified results: its presence means the folder is complete."""
+    infos = [json.loads(p.read_text()) for p in sorted((target / STATE_DIR / "done").glob("*.json"))]
+    files = {_out_rel(x["input"]): {"sha256": x["sha256"], "rows": x["rows"], "input": x["input"],
+                                    "skipped": x.get("skipped", [])} for x in infos}
+    atomic_write_json(target / "manifest.json", {"evaluation": identity, "files": files,
+                                                 "rows": sum(f["rows"] for f in files.values())})
+
+
+def read_results(results_dir: str | os.PathLike, allow_incomplete: bool = False) -> pa.Table:
+    """Every evaluation under ``results_dir`` (all datasets, models, protocols) as one table. An
+    evaluation folder without ``manifest.json`` is unfinished (a shard still missing, or killed): it is
+    refused unless ``allow_incomplete``, so a leaderboard never shows a partial mean as final."""
+    targets = sorted(p.parent.parent for p in Path(results_dir).rglob(f"{STATE_DIR}/eval.json"))
+    if not targets:
+        raise FileNotFoundError(f"no evaluation results under {results_dir}")
+    paths = []
+    for t in targets:
+        m = t / "manifest.json"
+        if m.exists():
+            paths += [t / f for f in sorted(json.loads(m.read_text())["files"])]
+        elif allow_incomplete:
+            paths += sorted(p for p in t.rglob("*.parquet") if STATE_DIR not in p.parts)
+        else:
+            raise IncompleteResultsError(f"{t}: evaluation not complete (no manifest.json); rerun the same "
+                                         "`robustseg eval` command (or its missing --shard parts, then --merge)")
     return pa.concat_tables([pq.read_table(p, schema=RESULT_SCHEMA) for p in paths])

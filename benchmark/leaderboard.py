@@ -79,10 +79,10 @@ def _fmt(v) -> str:
     return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.2f}"
 
 
-def _results_frame(results_dirs: list[str | os.PathLike]):
+def _results_frame(results_dirs: list[str | os.PathLike], allow_incomplete: bool = False):
     import pyarrow as pa
 
-    return pa.concat_tables([read_results(d) for d in results_dirs]).to_pandas()
+    return pa.concat_tables([read_results(d, allow_incomplete) for d in results_dirs]).to_pandas()
 
 
 def _measured(df) -> list[Row]:
@@ -155,11 +155,11 @@ def write_markdown(track: str, rows: list[Row], metric: str = "mIoU") -> str:
 
 
 def build_leaderboards(results_dirs: list[str | os.PathLike], out: str | os.PathLike, plots: bool = True,
-                       reported: bool = True) -> list[Path]:
+                       reported: bool = True, allow_incomplete: bool = False) -> list[Path]:
     """Regenerate every track's CSV, markdown, plots and paired tests under ``out``; returns the files
     written. ``reported`` adds the papers' printed numbers as rows marked ``reported``."""
     out = Path(out)
-    df = _results_frame(results_dirs)
+    df = _results_frame(results_dirs, allow_incomplete)
     rows = _measured(df) + (reported_rows() if reported else [])
     tests = paired_tests(df)
     written = []

@@ -83,3 +83,23 @@ def test_changed_shard_is_refused(tiny_dataset, tmp_path):
     shard.write_bytes(shard.read_bytes() + b"\0")
     with pytest.raises(ValueError, match="checksum differs from the dataset manifest"):
         evaluate("box", copy, "box", tmp_path / "r")
+
+
+def test_shards_then_merge(tiny_dataset, tmp_path):
+    from benchmark.evaluate import IncompleteResultsError
+
+    a = evaluate("box", tiny_dataset, "box", tmp_path / "sharded", shard=(0, 3))
+    assert not a.complete
+    with pytest.raises(IncompleteResultsError, match="not complete"):
+        read_results(tmp_path / "sharded")
+    with pytest.raises(IncompleteResultsError, match="have no verified results yet"):
+        evaluate("box", tiny_dataset, "box", tmp_path / "sharded", merge=True)
+    evaluate("box", tiny_dataset, "box", tmp_path / "whole")
+    assert len(read_results(tmp_path / "sharded", allow_incomplete=True)) < len(read_results(tmp_path / "whole"))
+    evaluate("box", tiny_dataset, "box", tmp_path / "sharded", shard=(2, 3))
+    r = evaluate("box", tiny_dataset, "box", tmp_path / "sharded", shard=(1, 3))
+    assert r.complete
+    assert evaluate("box", tiny_dataset, "box", tmp_path / "sharded", merge=True).complete
+    sharded = read_results(tmp_path / "sharded").to_pandas().sort_values(["split", "image_id", "object_id"])
+    whole = read_results(tmp_path / "whole").to_pandas().sort_values(["split", "image_id", "object_id"])
+    assert sharded.reset_index(drop=True).equals(whole.reset_index(drop=True))

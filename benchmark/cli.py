@@ -44,12 +44,12 @@ def _partitions(s: str | None) -> tuple:
 class _Progress:
     """A tqdm bar fed by (done, total) callbacks."""
 
-    def __init__(self, desc: str):
-        self.desc, self.bar = desc, None
+    def __init__(self, desc: str, unit: str = "file"):
+        self.desc, self.unit, self.bar = desc, unit, None
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
-            self.bar = tqdm(total=total, desc=self.desc, unit="file", file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, file=sys.stderr, dynamic_ncols=True)
         self.bar.n = done
         self.bar.refresh()
 
@@ -78,7 +78,7 @@ def _build_config(a):
 def cmd_build(a) -> int:
     from .build import build
 
-    bar = _Progress("build")
+    bar = _Progress("build", unit="chunk")
     t = time.time()
     try:
         r = build(_build_config(a), a.out, num_workers=a.num_workers, shard=_shard(a.shard), skip_bad=a.skip_bad,

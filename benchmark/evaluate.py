@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -74,14 +76,41 @@ def _instance_row(base: dict, pred_mask: np.ndarray, gt: np.ndarray, score: floa
     return row
 
 
-def _image_rows(model: PromptableSegmenter, r: dict, spec: ProtocolSpec, multimask: bool, ctx: dict, where: str,
-                batch_size: int) -> list[dict]:
+@dataclass
+class _Decoded:
+    """One dataset row ready for the model: its prompted objects, image and ground-truth masks."""
+
+    row: dict
+    objects: list
+    image: Optional[np.ndarray] = None
+    gts: list = field(default_factory=list)
+
+
+def _decode_row(r: dict, where: str) -> _Decoded:
     objects = [o for o in r["objects"] if not o["iscrowd"] and o["area"] > 0]
     if not objects:
-        return []
+        return _Decoded(r, [])
     image = decode_image(r["image"]["bytes"], f"{where} image {r['image_id']}")
+    return _Decoded(r, objects, image, [decode_rle(o["mask"]) for o in objects])
+
+
+def _prefetched(rows: list[dict], where: str, depth: int = 2):
+    """Decode the next rows in a background thread while the model works on the current one
+    (OpenCV and pycocotools release the GIL), so the model does not wait on decoding."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = deque(pool.submit(_decode_row, r, where) for r in rows[:depth])
+        for k in range(len(rows)):
+            if k + depth < len(rows):
+                pending.append(pool.submit(_decode_row, rows[k + depth], where))
+            yield pending.popleft().result()
+
+
+def _image_rows(model: PromptableSegmenter, d: _Decoded, spec: ProtocolSpec, multimask: bool, ctx: dict, where: str,
+                batch_size: int) -> list[dict]:
+    r, objects, image, gts = d.row, d.objects, d.image, d.gts
+    if not objects:
+        return []
     h, w = image.shape[:2]
-    gts = [decode_rle(o["mask"]) for o in objects]
     model.set_image(image)  # one encoding serves every prompt and round of this image
     at = f"{where} image {r['image_id']}"
     rows = []
@@ -115,9 +144,10 @@ def _shard_rows(model: PromptableSegmenter, table: pa.Table, spec: ProtocolSpec,
     """Result rows of one dataset shard, and the images skipped because the model failed on them
     (only with ``skip_errors``; otherwise the first failure stops the evaluation)."""
     rows, skipped = [], []
-    for r in table.to_pylist():
+    for d in _prefetched(table.to_pylist(), where):
+        r = d.row
         try:
-            rows += _image_rows(model, r, spec, multimask, ctx | {"source": r["source"]}, where, batch_size)
+            rows += _image_rows(model, d, spec, multimask, ctx | {"source": r["source"]}, where, batch_size)
         except ModelOutputError as e:
             if not skip_errors:
                 raise

@@ -86,7 +86,19 @@ def resolve_model(spec: str) -> ModelInfo:
         except (ImportError, AttributeError) as e:
             raise UnknownModelError(f"cannot load model class {spec!r}: {e}") from e
         return ModelInfo(spec, obj, getattr(obj, "__doc__", "") or "user model")
-    raise UnknownModelError(f"unknown model {spec!r}; valid names: {', '.join(sorted(_MODELS))} (or module:Class)")
+    raise UnknownModelError(f"unknown model {spec!r}; valid names: {', '.join(sorted(_MODELS))} (or module:Class)"
+                            + missing_extra_hint())
+
+
+def missing_extra_hint() -> str:
+    """Why the SAM-family models may be absent from the registry: their packages are not installed."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "segment_anything") if importlib.util.find_spec(m) is None]
+    if not missing:
+        return ""
+    return (f". The SAM-family models (sam_vit_b, robustsam_vit_b, ...) need {' and '.join(missing)}: "
+            "pip install -e '.[models]'")
 
 
 def create_model(spec: str, checkpoint: str | None = None, device: str = "cpu", **kwargs) -> PromptableSegmenter:

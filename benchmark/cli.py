@@ -179,10 +179,14 @@ def cmd_reproduce(a) -> int:
 def cmd_models(a) -> int:
     from baselines import list_models
 
+    from baselines.registry import missing_extra_hint
+
     for m in list_models():
         print(f"{m.name:24s} {m.description}\n{'':24s} weights: {m.weights_status}")
         if a.verbose and m.verified:
             print(f"{'':24s} verified: {m.verified}")
+    if hint := missing_extra_hint():
+        print(hint.lstrip(". "))
     return 0
 
 

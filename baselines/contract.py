@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -68,6 +68,15 @@ class PromptableSegmenter(ABC):
     @abstractmethod
     def predict(self, prompts: Prompts, multimask: bool = False) -> Prediction:
         """Masks for every prompt of the batch, on the image of the last ``set_image``."""
+
+    def set_images(self, images: Sequence[np.ndarray]) -> None:
+        """Encode several images at once (on a GPU, one batched forward); ``select_image(i)`` then makes
+        image i current, as ``set_image`` would. This default keeps the images and encodes each one when
+        it is selected; models with a batched encoder override both methods."""
+        self._pending_images = list(images)
+
+    def select_image(self, index: int) -> None:
+        self.set_image(self._pending_images[index])
 
 
 DTYPES = ("float32", "bfloat16", "float16")

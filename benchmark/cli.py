@@ -111,7 +111,7 @@ def cmd_eval(a) -> int:
                 r = evaluate(model, a.dataset, protocol, a.out, checkpoint=a.checkpoint, device=a.device,
                              dataset_name=a.dataset_name,
                              splits=a.splits.split(",") if a.splits else None, shard=_shard(a.shard),
-                             skip_errors=a.skip_errors, merge=a.merge, progress=bar)
+                             skip_errors=a.skip_errors, merge=a.merge, encode_batch=a.encode_batch, progress=bar)
             finally:
                 bar.close()
             state = "complete" if r.complete else "this shard done; other shards still missing"
@@ -247,7 +247,7 @@ def cmd_run(a) -> int:
     t0 = time.time()
     cmd_build(a)
     a.dataset, a.out, a.checkpoint, a.device, a.splits = str(out / "dataset"), str(out / "results"), None, "cpu", None
-    a.skip_errors, a.model_option, a.merge, a.allow_incomplete = False, [], False, False
+    a.skip_errors, a.model_option, a.merge, a.allow_incomplete, a.encode_batch = False, [], False, False, 1
     a.dataset_name = f"synthetic_{a.profile}" if a.profile.isidentifier() else "synthetic"
     cmd_eval(a)
     a.results, a.out, a.no_plots, a.no_reported = [str(out / "results")], str(out / "leaderboards"), False, True
@@ -302,6 +302,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", help="comma list of splits to evaluate (default all)")
     p.add_argument("--shard", default="0/1", help="i/N: evaluate only this machine's share of the dataset files")
     p.add_argument("--dataset-name", help="name in results and leaderboards (default: the folder name)")
+    p.add_argument("--encode-batch", type=int, default=1,
+                   help="images per batched image-encoder forward (useful on a GPU)")
     p.add_argument("--merge", action="store_true",
                    help="after --shard runs: evaluate nothing, check every shard is done and write the manifest")
     p.add_argument("--skip-errors", action="store_true",

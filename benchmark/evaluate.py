@@ -106,12 +106,15 @@ def _prefetched(rows: list[dict], where: str, depth: int = 2):
 
 
 def _image_rows(model: PromptableSegmenter, d: _Decoded, spec: ProtocolSpec, multimask: bool, ctx: dict, where: str,
-                batch_size: int) -> list[dict]:
+                batch_size: int, selected: Optional[int] = None) -> list[dict]:
     r, objects, image, gts = d.row, d.objects, d.image, d.gts
     if not objects:
         return []
     h, w = image.shape[:2]
-    model.set_image(image)  # one encoding serves every prompt and round of this image
+    if selected is None:
+        model.set_image(image)
+    else:
+        model.select_image(selected)  # encoded with its batch in set_images  # one encoding serves every prompt and round of this image
     at = f"{where} image {r['image_id']}"
     rows = []
     base = [ctx | {"condition": r["condition"], "severity": r["severity"], "image_id": r["image_id"],
@@ -140,31 +143,51 @@ def _image_rows(model: PromptableSegmenter, d: _Decoded, spec: ProtocolSpec, mul
 
 
 def _shard_rows(model: PromptableSegmenter, table: pa.Table, spec: ProtocolSpec, multimask: bool, ctx: dict,
-                where: str, batch_size: int, skip_errors: bool) -> tuple[list[dict], list[dict]]:
+                where: str, batch_size: int, skip_errors: bool, encode_batch: int) -> tuple[list[dict], list[dict]]:
     """Result rows of one dataset shard, and the images skipped because the model failed on them
     (only with ``skip_errors``; otherwise the first failure stops the evaluation)."""
     rows, skipped = [], []
-    for d in _prefetched(table.to_pylist(), where):
-        r = d.row
-        try:
-            rows += _image_rows(model, d, spec, multimask, ctx | {"source": r["source"]}, where, batch_size)
-        except ModelOutputError as e:
-            if not skip_errors:
-                raise
-            skipped.append({"image_id": r["image_id"], "error": str(e)})
-        except Exception as e:  # the model itself raised: say so, with the sample
-            err = ModelOutputError(f"model raised {type(e).__name__} on {where} image {r['image_id']}: {e}")
-            if not skip_errors:
-                raise err from e
-            skipped.append({"image_id": r["image_id"], "error": str(err)})
+    for group in _groups(_prefetched(table.to_pylist(), where), encode_batch):
+        todo = [d for d in group if d.objects]
+        batched = len(todo) > 1
+        if batched:
+            try:
+                model.set_images([d.image for d in todo])
+            except Exception:  # noqa: BLE001 - redo one by one, so a failure is pinned on its image
+                batched = False
+        for j, d in enumerate(todo):
+            r = d.row
+            try:
+                rows += _image_rows(model, d, spec, multimask, ctx | {"source": r["source"]}, where, batch_size,
+                                    j if batched else None)
+            except ModelOutputError as e:
+                if not skip_errors:
+                    raise
+                skipped.append({"image_id": r["image_id"], "error": str(e)})
+            except Exception as e:  # the model itself raised: say so, with the sample
+                err = ModelOutputError(f"model raised {type(e).__name__} on {where} image {r['image_id']}: {e}")
+                if not skip_errors:
+                    raise err from e
+                skipped.append({"image_id": r["image_id"], "error": str(err)})
     return rows, skipped
+
+
+def _groups(items, size: int):
+    group = []
+    for x in items:
+        group.append(x)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, protocol: str,
              out: str | os.PathLike, *, checkpoint: Optional[str] = None, device: str = "cpu",
              dataset_name: Optional[str] = None, splits: Optional[list[str]] = None,
              multimask: Optional[bool] = None, batch_size: int = 64, shard: tuple[int, int] = (0, 1),
-             skip_errors: bool = False, merge: bool = False,
+             skip_errors: bool = False, merge: bool = False, encode_batch: int = 1,
              progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
     """Evaluate ``model`` (a registry name, ``module:Class``, or an instance) on a built dataset.
     Results go to ``out/<dataset>/<model>/<protocol>/<config>/<split>-<chunk>.parquet``.
@@ -173,7 +196,9 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     image is skipped instead and listed in the result's ``skipped`` (and in the shard's done-marker).
     With ``shard=(i, n)`` only every n-th dataset file is evaluated here; whichever run finds every file
     done writes ``manifest.json`` (the merge). ``merge=True`` evaluates nothing: it verifies that all
-    shards are done and writes the manifest, or raises IncompleteResultsError."""
+    shards are done and writes the manifest, or raises IncompleteResultsError. ``encode_batch`` images
+    are encoded in one batched forward (``set_images``; worth it on a GPU) while the next ones decode in
+    a background thread; ``batch_size`` bounds the prompts per ``predict`` call."""
     if protocol not in EVAL_PROTOCOLS:
         raise KeyError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(EVAL_PROTOCOLS)}")
     spec = EVAL_PROTOCOLS[protocol]
@@ -213,7 +238,7 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
                     raise ValueError(f"{src}: checksum differs from the dataset manifest (file changed or corrupt)")
                 ctx_f = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
                 rows, skipped = _shard_rows(model, pq.read_table(src), spec, multimask, ctx_f, str(src), batch_size,
-                                            skip_errors)
+                                            skip_errors, encode_batch)
                 dest = target / _out_rel(rel)
                 write_parquet_atomic(dest, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), compression="zstd")
                 info = {"input": rel, "input_sha256": meta["sha256"], "file": _out_rel(rel),

@@ -103,3 +103,16 @@ def test_shards_then_merge(tiny_dataset, tmp_path):
     sharded = read_results(tmp_path / "sharded").to_pandas().sort_values(["split", "image_id", "object_id"])
     whole = read_results(tmp_path / "whole").to_pandas().sort_values(["split", "image_id", "object_id"])
     assert sharded.reset_index(drop=True).equals(whole.reset_index(drop=True))
+
+
+def test_batched_image_encoding_gives_the_same_results(tiny_dataset, tmp_path):
+    """encode_batch > 1 encodes several images in one forward (set_images/select_image)."""
+    from baselines import create_model
+
+    model = create_model("sam_vit_b", config="tiny")
+    a = evaluate(model, tiny_dataset, "point", tmp_path / "one", splits=["clear"])
+    b = evaluate(model, tiny_dataset, "point", tmp_path / "batched", splits=["clear"], encode_batch=3)
+    assert a.rows == b.rows > 0
+    ra = read_results(tmp_path / "one").to_pandas().sort_values(["image_id", "object_id"]).reset_index(drop=True)
+    rb = read_results(tmp_path / "batched").to_pandas().sort_values(["image_id", "object_id"]).reset_index(drop=True)
+    assert (ra.iou - rb.iou).abs().max() < 1e-3 and (ra.score - rb.score).abs().max() < 1e-5

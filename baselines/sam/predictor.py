@@ -41,6 +41,15 @@ def check_image(image: np.ndarray, who: str) -> np.ndarray:
     return image
 
 
+def _take(features, i: int):
+    """Image i of batched features (tensors, or dicts/lists/tuples of them), keeping the batch dim."""
+    if isinstance(features, dict):
+        return {k: _take(v, i) for k, v in features.items()}
+    if isinstance(features, (list, tuple)):
+        return type(features)(_take(v, i) for v in features)
+    return features[i:i + 1]
+
+
 class SamFamilyPredictor(PromptableSegmenter):
     """Adapter from a SAM-like ``nn.Module`` (image_encoder, prompt_encoder, mask_decoder, pixel_mean,
     pixel_std) to the contract. Subclasses override ``encode`` (image -> features) and ``decode``
@@ -76,7 +85,8 @@ class SamFamilyPredictor(PromptableSegmenter):
         return logits, scores, None
 
     # contract ------------------------------------------------------------------------------------
-    def set_image(self, image: np.ndarray) -> None:
+    def _prepare(self, image: np.ndarray):
+        """(padded normalised (1, 3, S, S) tensor, original (h, w), resized (h, w))."""
         torch = self.torch
         image = check_image(image, self.name)
         resized = resize_longest(image, self.img_size)
@@ -84,10 +94,24 @@ class SamFamilyPredictor(PromptableSegmenter):
         x = (x - self.model.pixel_mean.float()) / self.model.pixel_std.float()
         h, w = x.shape[-2:]
         x = torch.nn.functional.pad(x, (0, self.img_size - w, 0, self.img_size - h))
-        with torch.inference_mode(), self._autocast():
+        return x, image.shape[:2], (int(h), int(w))
+
+    def set_image(self, image: np.ndarray) -> None:
+        x, self._original_hw, self._input_hw = self._prepare(image)
+        with self.torch.inference_mode(), self._autocast():
             self._features = self.encode(x)
-        self._original_hw = image.shape[:2]
-        self._input_hw = (int(h), int(w))
+
+    def set_images(self, images) -> None:
+        """One batched forward of the image encoder for all ``images``."""
+        prepared = [self._prepare(im) for im in images]
+        with self.torch.inference_mode(), self._autocast():
+            features = self.encode(self.torch.cat([p[0] for p in prepared]))
+        self._batch = (features, [(p[1], p[2]) for p in prepared])
+
+    def select_image(self, index: int) -> None:
+        features, sizes = self._batch
+        self._features = _take(features, index)
+        self._original_hw, self._input_hw = sizes[index]
 
     def predict(self, prompts: Prompts, multimask: bool = False) -> Prediction:
         torch = self.torch

@@ -130,7 +130,7 @@ def test_uncertainty_metrics_and_wilcoxon_across_datasets(tmp_path):
     override = {d.dataset: replace(o, inputs=(replace(o.inputs[0], options=o.inputs[0].options | {"seed": k}),))
                 for k, (d, o) in enumerate(zip(s.datasets, synthetic_override(s).values()))}
     reproduce(s.name, None, {}, tmp_path, models={"RUAC": "tests.test_reproduce:UncertainBox",
-                                                  "SAM (stand-in for SAM 2)": "box"}, dataset_override=override)
+                                                  "SAM 2": "box"}, dataset_override=override)
     rows = _read(tmp_path / f"{s.name}.csv")
     df = _results(tmp_path)
     unc = df[df.model == "tests.test_reproduce:UncertainBox"]
@@ -138,7 +138,7 @@ def test_uncertainty_metrics_and_wilcoxon_across_datasets(tmp_path):
         if r["model"] == "RUAC" and r["metric"] == "AUROC" and r["protocol"] == "box":
             build = unc[(unc.protocol == "box") & (unc.dataset.str.contains(f"-{_digest(tmp_path, r['dataset'])}"))]
             assert float(r["reproduced"]) == pytest.approx(100 * build.unc_auroc.mean(), abs=0.005)
-        if r["model"] == "SAM (stand-in for SAM 2)" and r["metric"] in ("AUROC", "AURC", "PAvPU"):
+        if r["model"] == "SAM 2" and r["metric"] in ("AUROC", "AURC", "PAvPU"):
             assert r["reproduced"] == "" and "no uncertainty map" in r["note"]
     stats = _read(tmp_path / f"{s.name}_stats.csv")
     miou = [t for t in stats if t["metric"] == "mIoU" and t["protocol"] == "box"]

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 CHILD = r'''
@@ -60,7 +58,7 @@ def main() -> None:
     ap.add_argument("--rss-images", default="200,1600", help="clear-only builds at 320x240 to show flat peak RSS")
     a = ap.parse_args()
     w, h = map(int, a.size.split("x"))
-    print(f"| build | images | rows | robustseg s | img/s/core | MB/s | peak RSS MB | naive s | naive peak RSS MB | speed ratio |")
+    print("| build | images | rows | robustseg s | img/s/core | MB/s | peak RSS MB | naive s | naive peak RSS MB | speed ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for profile, label in (("clear", "clear only"), ("robustsam", "robustsam profile")):
         n = a.images if profile == "clear" else max(4, a.images // 4)

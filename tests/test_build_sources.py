@@ -3,7 +3,6 @@ import json
 
 import cv2
 import numpy as np
-import pytest
 from datasets import load_dataset
 from pycocotools.coco import COCO
 

@@ -81,7 +81,7 @@ GARA_SAM = Recipe(
         "lr": f"{_GARA}: Adam, 1e-4 for ViT-B and 1e-5 for ViT-L",
         "weight_decay": f"{_GARA}: weight decay 1e-5",
         "batch_size": f"{_GARA}: input batches of size 8",
-        "train_size": f"ours: RobustSAM's 512 (GaRA-SAM trains on Robust-Seg 'following RobustSAM'; size not given)",
+        "train_size": "ours: RobustSAM's 512 (GaRA-SAM trains on Robust-Seg 'following RobustSAM'; size not given)",
         "prompt": f"{_GARA}: 'using both point and box prompts'; ours: per sample a tight box or points with "
                   "probability 1/2 each",
         "num_points": "ours: RobustSAM's 3 positive points (GaRA-SAM gives no count)",

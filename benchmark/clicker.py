@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-import cv2
 import numpy as np
 
 from baselines.contract import Prediction, Prompts, validate_prediction
 
 from .metrics import instance_metrics
+from .protocols import exact_distance
 
 MAX_CLICKS = 20
 NOC_THRESHOLDS = (0.85, 0.90)
@@ -46,8 +46,7 @@ class RoundResult:
 
 
 def _padded_distance(region: np.ndarray) -> np.ndarray:
-    padded = np.pad(region.astype(np.uint8), 1)
-    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    return exact_distance(np.pad(region.astype(np.uint8), 1))[1:-1, 1:-1]
 
 
 def next_click(gt: np.ndarray, pred: np.ndarray, clicked: Optional[np.ndarray] = None) -> Optional[Click]:

@@ -55,11 +55,18 @@ def jittered_box(mask: np.ndarray, rng: np.random.Generator, jitter: float = BOX
     return np.clip(moved, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)
 
 
+def exact_distance(padded: np.ndarray) -> np.ndarray:
+    """Exact Euclidean distance transform whose ties are exact. OpenCV's float32 result can differ in
+    the last bit between pixels at the same true distance (by position, crop and build), which would
+    let a tie go either way; a squared pixel distance is an integer, so rounding it restores ties."""
+    d = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE).astype(np.float64)
+    return np.sqrt(np.rint(d * d))
+
+
 def _inner_distance(mask: np.ndarray) -> np.ndarray:
     """Euclidean distance of each mask pixel to the nearest non-mask pixel; the image border counts
     as boundary (the mask is padded with background, as RITM's clicker does)."""
-    padded = np.pad(mask.astype(np.uint8), 1)
-    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    return exact_distance(np.pad(mask.astype(np.uint8), 1))[1:-1, 1:-1]
 
 
 def _argmax_xy(score: np.ndarray) -> np.ndarray:

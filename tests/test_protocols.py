@@ -105,3 +105,21 @@ def test_empty_mask_is_a_clear_error():
         PROTOCOLS["point"]([np.zeros((4, 4), bool)])
     with pytest.raises(ValueError, match="empty"):
         tight_box(np.zeros((4, 4), bool))
+
+
+def test_exact_distance_equals_scipy_bit_for_bit():
+    """Ties between equally distant pixels must not depend on float noise: the distances equal scipy's
+    exact EDT (sqrt of integer squared distances) bit for bit, on masks with many ties."""
+    from scipy.ndimage import distance_transform_edt
+
+    from benchmark.protocols import exact_distance
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        h, w = rng.integers(20, 120, 2)
+        m = np.zeros((h, w), np.uint8)
+        y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)
+        m[y0:y0 + rng.integers(3, h // 2 + 3), x0:x0 + rng.integers(3, w // 2 + 3)] = 1
+        m[rng.random((h, w)) < 0.02] = 0
+        padded = np.pad(m, 1)
+        assert np.array_equal(exact_distance(padded), distance_transform_edt(padded))

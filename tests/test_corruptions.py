@@ -171,3 +171,22 @@ def test_contact_sheet_has_one_tile_per_condition(tmp_path):
     sheet = cv2.imread(str(path))
     # rows: clear, 3 robustsam ops, fog; columns: up to 5 severities; 14-px label band per tile
     assert sheet.shape == (5 * (32 + 14), 5 * 32, 3)
+
+
+def test_robustsam_line_filter_is_the_exact_mean_of_the_line():
+    """Past 11x11 the motion blur sums the line's shifted copies instead of OpenCV's float DFT:
+    compare with integer sums over a reflect-101 pad, rounded half up; smaller kernels are filter2D."""
+    from corruptions.ops.robustsam import line_filter, motion_kernel
+
+    img = np.random.default_rng(4).integers(0, 256, (19, 37, 3), dtype=np.uint8)
+    rng = np.random.default_rng(5)
+    for ksize in (13, 21, 35, 35):
+        k = motion_kernel(ksize, rng)
+        r = ksize // 2
+        pad = np.pad(img.astype(np.int64), ((r, r), (r, r), (0, 0)), mode="reflect")
+        taps = np.argwhere(k > 0)
+        s = sum(pad[ty:ty + 19, tx:tx + 37] for ty, tx in taps)
+        n = len(taps)
+        assert np.array_equal(line_filter(img, k), (2 * s + n) // (2 * n)), ksize
+    k = motion_kernel(9, rng)
+    assert np.array_equal(line_filter(img, k), cv2.filter2D(img, -1, k, borderType=cv2.BORDER_REFLECT_101))

@@ -64,4 +64,4 @@ def frost_texture(shape: tuple[int, int], rng: np.random.Generator, style: int |
     tex = np.asarray(mean, np.float32) + pattern[..., None] * np.asarray(std, np.float32)
     if (hs, ws) != (h, w):
         tex = cv2.resize(tex, (w, h), interpolation=cv2.INTER_CUBIC)
-    return np.clip(tex, 0, 255).astype(np.float32)
+    return np.clip(tex, 0, 255, out=tex)  # tex is float32 already

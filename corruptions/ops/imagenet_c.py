@@ -27,20 +27,33 @@ SEVERITIES = (1, 2, 3, 4, 5)
 
 # -- noise --------------------------------------------------------------------------------------
 
+def _normal(rs, shape, scale: float) -> np.ndarray:
+    """``rs.normal(size=shape, scale=scale)`` bit for bit (legacy normal is 0 + scale * gauss, same
+    stream), without its broadcasting pass."""
+    n = rs.standard_normal(size=shape)
+    n *= scale
+    return n
+
+
 def _gaussian_noise(x, severity, rs):
     c = [.08, .12, 0.18, 0.26, 0.38][severity - 1]
-    x = x / 255.
-    return np.clip(x + rs.normal(size=x.shape, scale=c), 0, 1) * 255
+    n = _normal(rs, x.shape, c)
+    n += x / 255.  # x + n, in place (addition commutes exactly)
+    np.clip(n, 0, 1, out=n)
+    n *= 255
+    return n
 
 
-_SHOT_OUT = {c: (np.clip(np.arange(c + 1) / float(c), 0, 1) * 255).astype(np.uint8) for c in (60, 25, 12, 5, 3)}
+_SHOT_OUT = {c: np.resize((np.clip(np.arange(c + 1) / float(c), 0, 1) * 255).astype(np.uint8), 256)
+             for c in (60, 25, 12, 5, 3)}  # a LUT over counts 0..c (entries past c are never read)
 
 
 def _shot_noise(x, severity, rs):
     c = [60, 25, 12, 5, 3][severity - 1]
     lam = (np.arange(256) / 255.) * c  # the reference's x / 255. * c, per grey level
-    k = np.minimum(rs.poisson(lam[x]), c)  # counts above c clip to 1 anyway
-    return _SHOT_OUT[c][k]
+    k = rs.poisson(lam[x])
+    np.minimum(k, c, out=k)  # counts above c clip to 1 anyway
+    return cv2.LUT(k.astype(np.uint8), _SHOT_OUT[c])
 
 
 def _impulse_noise(x, severity, rng):
@@ -56,7 +69,12 @@ def _impulse_noise(x, severity, rng):
 def _speckle_noise(x, severity, rs):
     c = [.15, .2, 0.35, 0.45, 0.6][severity - 1]
     x = x / 255.
-    return np.clip(x + x * rs.normal(size=x.shape, scale=c), 0, 1) * 255
+    n = _normal(rs, x.shape, c)
+    n *= x
+    n += x  # x + x * n, in place (multiplication and addition commute exactly)
+    np.clip(n, 0, 1, out=n)
+    n *= 255
+    return n
 
 
 # -- blur ---------------------------------------------------------------------------------------
@@ -187,7 +205,11 @@ _FROST = [(1, 0.4), (0.8, 0.6), (0.7, 0.7), (0.65, 0.7), (0.6, 0.75)]
 def _frost(x, severity, rng):
     c = _FROST[severity - 1]
     tex = frost_texture(x.shape[:2], rng)
-    return np.clip(c[0] * x.astype(np.float32) + np.float32(c[1]) * tex, 0, 255)
+    tex *= np.float32(c[1])
+    out = x.astype(np.float32)
+    out *= c[0]
+    out += tex  # c0 * x + c1 * tex, in place (addition commutes exactly)
+    return np.clip(out, 0, 255, out=out)
 
 
 def _plasma_fractal(mapsize: int, wibbledecay: float, rs) -> np.ndarray:
@@ -221,7 +243,11 @@ def _fog(x, severity, rs):
     xf = x / 255.
     max_val = xf.max()
     xf += c[0] * _plasma_fractal(mapsize, c[1], rs)[:h, :w][..., None]
-    return np.clip(xf * max_val / (max_val + c[0]), 0, 1) * 255
+    xf *= max_val  # x * max_val / (max_val + c0), in place, left to right as the reference
+    xf /= max_val + c[0]
+    np.clip(xf, 0, 1, out=xf)
+    xf *= 255
+    return xf
 
 
 def _spatter(x, severity, rs):
@@ -258,10 +284,12 @@ def _spatter(x, severity, rs):
 # -- digital ------------------------------------------------------------------------------------
 
 def _contrast(x, severity, rs):
+    """The reference's float64 arithmetic on the 256 grey levels of each channel (around the
+    channel means it computes), applied as one per-channel LUT."""
     c = [0.4, .3, .2, .1, .05][severity - 1]
-    x = x / 255.
-    means = np.mean(x, axis=(0, 1), keepdims=True)
-    return np.clip((x - means) * c + means, 0, 1) * 255
+    means = np.mean(x / 255., axis=(0, 1))
+    lut = np.clip((_UNIT[:, None] - means) * c + means, 0, 1) * 255
+    return cv2.LUT(x, F.to_uint8_trunc(lut).reshape(256, 1, 3))
 
 
 _UNIT = np.arange(256) / 255.  # x / 255. per grey level
@@ -288,18 +316,17 @@ def _jpeg_compression(x, severity, rs):
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(x, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, c])
     if not ok:
         raise RuntimeError("OpenCV failed to encode the JPEG for jpeg_compression")
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR_RGB)
 
 
 @lru_cache(maxsize=None)
-def _box_runs(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pillow's BOX coefficients for one axis, 8-bit path: each output averages a run [a, b) of
-    inputs with one 22-bit fixed-point weight. Returns (a, b, weight)."""
+def _box_runs(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pillow's BOX support for one axis: each output averages the run [a, b) of inputs with equal
+    weights. Returns (a, b)."""
     scale = n_in / n_out
     support = 0.5 * max(scale, 1.0)
     a = np.zeros(n_out, dtype=np.intp)
     b = np.zeros(n_out, dtype=np.intp)
-    k = np.zeros(n_out, dtype=np.int64)
     for xx in range(n_out):
         center = (xx + 0.5) * scale
         xmin = max(int(center - support + 0.5), 0)
@@ -307,32 +334,43 @@ def _box_runs(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
         t = (np.arange(xmin, xmax) - center + 0.5) / max(scale, 1.0)
         on = np.flatnonzero((t > -0.5) & (t <= 0.5))
         a[xx], b[xx] = xmin + on[0], xmin + on[-1] + 1
-        k[xx] = int(0.5 + (1.0 / on.size) * (1 << 22))
-    return a, b, k
+    return a, b
 
 
-def _box_resize_axis(img: np.ndarray, axis: int, n_out: int) -> np.ndarray:
-    a, b, k = _box_runs(img.shape[axis], n_out)
-    shape = [1] * img.ndim
-    shape[axis] = n_out
-    sums = np.zeros(img.shape[:axis] + (n_out,) + img.shape[axis + 1:], dtype=np.int32)
-    for j in range(int((b - a).max())):  # runs are short (<= 1/scale + 1): sum them tap by tap
-        tap = np.take(img, np.minimum(a + j, img.shape[axis] - 1), axis=axis)
-        sums += tap * ((a + j) < b).astype(np.int32).reshape(shape)
-    out = (sums.astype(np.int64) * k.reshape(shape) + (1 << 21)) >> 22
-    return np.clip(out, 0, 255).astype(np.uint8)
+def _box_rows(img: np.ndarray, n_out: int) -> np.ndarray:
+    """Pillow's BOX pass along axis 0 of a uint8 array. Runs of one length share one weight, so
+    each length is a gather of whole rows and an exact sum s. For runs of n <= 5 (scale >= 0.25)
+    Pillow's fixed point ``(s*k + 2**21) >> 22`` equals s/n rounded half up (its error is below
+    2e-4, far from the 1/(2n) a non-tie keeps from .5; n = 2, 4 have exact k), which is
+    round(s/n + 0.25/n) with a margin of 0.25/n: one float32 convertScaleAbs."""
+    a, b = _box_runs(img.shape[0], n_out)
+    flat = img.reshape(img.shape[0], -1)
+    out = np.empty((n_out, flat.shape[1]), dtype=np.uint8)
+    length = b - a
+    for n in np.unique(length):
+        rows = np.flatnonzero(length == n)
+        start = a[rows]
+        if n == 1:
+            out[rows] = flat[start]
+            continue
+        s = cv2.add(flat[start], flat[start + 1], dtype=cv2.CV_16U)
+        for j in range(2, n):
+            cv2.add(s, flat[start + j], dst=s, dtype=cv2.CV_16U)
+        out[rows] = cv2.convertScaleAbs(s, alpha=1.0 / n, beta=0.25 / n)
+    return out.reshape((n_out,) + img.shape[1:])
 
 
 def _pixelate(x, severity, rs):
-    """Pillow's BOX downscale (horizontal then vertical pass) and NEAREST upscale, in integers."""
+    """Pillow's BOX downscale (horizontal then vertical pass) and NEAREST upscale, in integers; the
+    horizontal pass runs on the transposed image, so both passes gather whole rows."""
     c = [0.6, 0.5, 0.4, 0.3, 0.25][severity - 1]
     h, w = x.shape[:2]
     ws, hs = int(w * c), int(h * c)
     small = x
     if ws != w:
-        small = _box_resize_axis(small, 1, ws)
+        small = cv2.transpose(_box_rows(cv2.transpose(small), ws))
     if hs != h:
-        small = _box_resize_axis(small, 0, hs)
+        small = _box_rows(small, hs)
     # NEAREST_EXACT samples floor((x + 0.5) * scale), Pillow's nearest rule
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
 

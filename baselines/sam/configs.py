@@ -59,6 +59,16 @@ def seeded_init(seed: int = 0):
         yield
 
 
+def init_model(build, checkpoint=None, **load_kwargs):
+    """``(module, sha256)``: ``build()`` under the seeded random init, then ``checkpoint``'s weights
+    when one is given (``load_kwargs`` go to ``load_checkpoint``); sha256 is '' for random weights."""
+    from ..checkpoints import load_checkpoint
+
+    with seeded_init():
+        model = build()
+    return model, (load_checkpoint(model, checkpoint, **load_kwargs) if checkpoint is not None else "")
+
+
 def _interm_encoder_class():
     """ImageEncoderViT that also returns the output of the first global-attention block, which HQ-SAM
     and RobustSAM feed to their decoders (same parameters and keys as the official encoder)."""

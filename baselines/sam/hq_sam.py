@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..checkpoints import load_checkpoint
 from ..registry import register_model
 from ._compat import require_torch, sam_modeling
-from .configs import build_sam, get_config, seeded_init
+from .configs import build_sam, get_config, init_model
 from .predictor import SamFamilyPredictor
 
 HQ_FILES = {"vit_b": "sam_hq_vit_b.pth", "vit_l": "sam_hq_vit_l.pth", "vit_h": "sam_hq_vit_h.pth"}
@@ -85,13 +84,9 @@ class HQSamAdapter(SamFamilyPredictor):
 
 def make_hq_sam(variant: str, checkpoint: str | None = None, device: str = "cpu", dtype="float32",
                 config: str | None = None, md5: str | None = None) -> HQSamAdapter:
-    with seeded_init():
-        model = build_torch_model(variant, config)
-    sha = ""
-    if checkpoint is not None:
-        if md5 is None and checkpoint.endswith(HQ_FILES[variant]):
-            md5 = HQ_MD5[variant]
-        sha = load_checkpoint(model, checkpoint, md5=md5)
+    if md5 is None and checkpoint is not None and checkpoint.endswith(HQ_FILES[variant]):
+        md5 = HQ_MD5[variant]
+    model, sha = init_model(partial(build_torch_model, variant, config), checkpoint, md5=md5)
     adapter = HQSamAdapter(model, device=device, dtype=dtype)
     adapter.checkpoint_sha256 = sha
     return adapter

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..checkpoints import load_checkpoint
 from ..registry import register_model
 from ._compat import require_torch, sam_modeling
-from .configs import build_sam, get_config, seeded_init
+from .configs import build_sam, get_config, init_model
 from .predictor import SamFamilyPredictor
 
 ROBUST_FILES = {"vit_b": "robustsam_checkpoint_b.pth", "vit_l": "robustsam_checkpoint_l.pth",
@@ -204,9 +203,7 @@ class RobustSamAdapter(SamFamilyPredictor):
 
 def make_robustsam(variant: str, checkpoint: str | None = None, device: str = "cpu", dtype="float32",
                    config: str | None = None, sha256: str | None = None) -> RobustSamAdapter:
-    with seeded_init():
-        model = build_torch_model(variant, config)
-    sha = load_checkpoint(model, checkpoint, sha256=sha256) if checkpoint is not None else ""
+    model, sha = init_model(partial(build_torch_model, variant, config), checkpoint, sha256=sha256)
     adapter = RobustSamAdapter(model, device=device, dtype=dtype)
     adapter.checkpoint_sha256 = sha
     return adapter

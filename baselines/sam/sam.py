@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..checkpoints import load_checkpoint
 from ..registry import register_model
-from .configs import build_sam, get_config, seeded_init
+from .configs import build_sam, get_config, init_model
 from .predictor import SamFamilyPredictor
 
 # official file names; the 6-hex suffix is the start of the file's MD5 (state_dicts README)
@@ -26,14 +25,10 @@ class SamAdapter(SamFamilyPredictor):
 def make_sam(variant: str, checkpoint: str | None = None, device: str = "cpu", dtype="float32",
              config: str | None = None, md5: str | None = None) -> SamAdapter:
     """``md5`` defaults to the official hash when the file keeps its official name."""
-    with seeded_init():
-        model = build_torch_model(variant, config)
-    sha = ""
-    if checkpoint is not None:
-        name, official_md5 = SAM_FILES[variant]
-        if md5 is None and checkpoint.endswith(name):
-            md5 = official_md5
-        sha = load_checkpoint(model, checkpoint, md5=md5)
+    name, official_md5 = SAM_FILES[variant]
+    if md5 is None and checkpoint is not None and checkpoint.endswith(name):
+        md5 = official_md5
+    model, sha = init_model(partial(build_torch_model, variant, config), checkpoint, md5=md5)
     adapter = SamAdapter(model, device=device, dtype=dtype)
     adapter.checkpoint_sha256 = sha
     return adapter

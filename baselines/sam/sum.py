@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..checkpoints import load_checkpoint
 from ..registry import register_model
 from ._compat import require_torch, sam_modeling
-from .configs import build_sam, get_config, seeded_init
+from .configs import build_sam, get_config, init_model
 from .predictor import SamFamilyPredictor
 
 TASKS = {"unspecified": 0, "salient": 1, "entity": 2, "part": 3}
@@ -62,9 +61,7 @@ class SumAdapter(SamFamilyPredictor):
 
 def make_sum(variant: str, checkpoint: str | None = None, device: str = "cpu", dtype="float32",
              config: str | None = None, task: str = "unspecified", sha256: str | None = None) -> SumAdapter:
-    with seeded_init():
-        model = build_torch_model(variant, config)
-    sha = load_checkpoint(model, checkpoint, sha256=sha256) if checkpoint is not None else ""
+    model, sha = init_model(partial(build_torch_model, variant, config), checkpoint, sha256=sha256)
     adapter = SumAdapter(model, device=device, dtype=dtype, task=task)
     adapter.checkpoint_sha256 = sha
     return adapter

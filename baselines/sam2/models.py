@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..checkpoints import load_checkpoint
 from ..registry import register_model
-from ..sam.configs import seeded_init
+from ..sam.configs import init_model
 from .model import Sam2Image, get_config
 from .predictor import Sam2Predictor
 
@@ -25,9 +24,7 @@ class Sam2Adapter(Sam2Predictor):
 
 def make_sam2(variant: str, checkpoint: str | None = None, device: str = "cpu", dtype="float32",
               config: str | None = None, sha256: str | None = None) -> Sam2Adapter:
-    with seeded_init():
-        model = build_torch_model(variant, config)
-    sha = load_checkpoint(model, checkpoint, sha256=sha256) if checkpoint is not None else ""
+    model, sha = init_model(partial(build_torch_model, variant, config), checkpoint, sha256=sha256)
     adapter = Sam2Adapter(model, device=device, dtype=dtype)
     adapter.checkpoint_sha256 = sha
     return adapter

@@ -16,6 +16,8 @@ difference (softmax over two classes = sigmoid of that difference). Key names un
 ``sam_mask_decoder.pixel_bndl.`` are therefore ours and may differ from the released file."""
 from __future__ import annotations
 
+from functools import partial
+
 import math
 from pathlib import Path
 
@@ -23,9 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_checkpoint
 from ..registry import register_model
-from ..sam.configs import seeded_init
+from ..sam.configs import init_model
 from .heads import MaskDecoder
 from .model import Sam2Image, get_config
 from .predictor import Sam2Predictor
@@ -117,13 +118,10 @@ def make_ruac(checkpoint: str | None = None, device: str = "cpu", dtype="float32
     """``sha256`` defaults to the published hash when the file keeps the release name ``model.safetensors``."""
     if mc_samples < 1:
         raise ValueError(f"mc_samples must be >= 1, got {mc_samples}")
-    with seeded_init():
-        model = build_torch_model("hiera_b+", config, mc_samples)
-    sha = ""
-    if checkpoint is not None:
-        if sha256 is None and Path(checkpoint).name == RELEASE_FILE:
-            sha256 = RELEASE_SHA256
-        sha = load_checkpoint(model, checkpoint, sha256=sha256, ignore_prefixes=TRAINING_ONLY)
+    if sha256 is None and checkpoint is not None and Path(checkpoint).name == RELEASE_FILE:
+        sha256 = RELEASE_SHA256
+    model, sha = init_model(partial(build_torch_model, "hiera_b+", config, mc_samples), checkpoint, sha256=sha256,
+                            ignore_prefixes=TRAINING_ONLY)
     adapter = RuacAdapter(model, device=device, dtype=dtype)
     adapter.checkpoint_sha256 = sha
     return adapter

@@ -316,7 +316,7 @@ def finalize(out: Path, cfg: BuildConfig, identity: dict, chunks: list[Chunk]) -
         s["files"].append(rel)
     manifest = {"build": identity, "fingerprint": fingerprint(identity), "splits": splits, "files": files, "skipped": skipped,
                 "corruptions": card.corruption_table(cfg.profile)}
-    remove_stale_temps(out / "data")  # every chunk is done: a leftover temp file is a killed writer's
+    remove_stale_temps(out)  # every chunk and marker is done: a leftover temp file is a killed writer's
     source = create_source(cfg.source, **cfg.source_options)
     atomic_write_text(out / "README.md", card.render_card(manifest, source))
     atomic_write_json(out / "manifest.json", manifest)  # last: its presence means the build is complete

@@ -164,23 +164,36 @@ def _decoder_class():
             self.fourier_last_layer_features = AMFG(d, up_head(d, d), "upsample_layer")
             self.custom_token_block = TokenBlock(n, d // n)
 
-        def forward_robust(self, image_embeddings, interm, image_pe, sparse, dense):
-            """Robust-token logits (B, 1, h, w) and IoU score (B, 1) of the official ``clear=False`` path."""
-            robust = (self.fourier_first_layer_features(interm.permute(0, 3, 1, 2))
-                      + self.fourier_last_layer_features(image_embeddings))
-            tokens = torch.cat([self.iou_token.weight, self.custom_robust_token.weight], dim=0)
+        def decode_branch(self, image_embeddings, interm, image_pe, sparse, dense, clear: bool):
+            """The official ``MaskDecoder.forward``: (robust single-mask logits (B, 1, h, w), or None on
+            the clear branch; transformer tokens (B, T, d); fused mask features (B, d/8, 4h, 4w)).
+            ``clear=True`` is the branch with SAM's own output tokens (training's consistency losses)."""
+            early = interm.permute(0, 3, 1, 2)
+            first, last = self.fourier_first_layer_features, self.fourier_last_layer_features
+            if clear:
+                robust = first.upsample_layer(early) + last.upsample_layer(image_embeddings)
+                tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
+            else:
+                robust = first(early) + last(image_embeddings)
+                tokens = torch.cat([self.iou_token.weight, self.custom_robust_token.weight], dim=0)
             tokens = torch.cat((tokens.unsqueeze(0).expand(sparse.size(0), -1, -1), sparse), dim=1)
             src = torch.repeat_interleave(image_embeddings, tokens.shape[0], dim=0) + dense
             pos = torch.repeat_interleave(image_pe, tokens.shape[0], dim=0)
             b, c, h, w = src.shape
             hs, src = self.transformer(src, pos, tokens)
-            iou = self.iou_prediction_head(hs[:, 0, :])
             up = self.output_upscaling(src.transpose(1, 2).view(b, c, h, w))
-            up_robust = self.fourier_mask_features(up) + robust.repeat(b, 1, 1, 1)
+            maskf = self.fourier_mask_features
+            features = (maskf.downsample_layer(up) if clear else maskf(up)) + robust.repeat(b, 1, 1, 1)
+            if clear:
+                return None, hs, features
             hyper = self.robust_mlp(self.custom_token_block(hs[:, 1, :]))[:, None]  # mask 0 of the official path
-            b, c, h, w = up_robust.shape
-            logits = (hyper @ up_robust.view(b, c, h * w)).view(b, 1, h, w)
-            return logits, iou[:, :1]
+            b, c, h, w = features.shape
+            return (hyper @ features.view(b, c, h * w)).view(b, 1, h, w), hs, features
+
+        def forward_robust(self, image_embeddings, interm, image_pe, sparse, dense):
+            """Robust-token logits (B, 1, h, w) and IoU score (B, 1) of the official ``clear=False`` path."""
+            logits, hs, _ = self.decode_branch(image_embeddings, interm, image_pe, sparse, dense, clear=False)
+            return logits, self.iou_prediction_head(hs[:, 0, :])[:, :1]
 
     return RobustMaskDecoder
 

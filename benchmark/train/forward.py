@@ -109,29 +109,10 @@ def gara_loss(model, items, recipe, generator, device) -> LossParts:
 # RobustSAM -----------------------------------------------------------------------------------------
 
 def robust_decode(dec, emb, interm, pe, sparse, dense, clear: bool):
-    """Official RobustSAM ``MaskDecoder.forward`` for one image: (single-mask logits or None on the clear
-    branch, output tokens (B, 4, d), fused mask features (B, d/8, 4h, 4w))."""
-    early = interm.permute(0, 3, 1, 2)
-    first, last, maskf = dec.fourier_first_layer_features, dec.fourier_last_layer_features, dec.fourier_mask_features
-    if clear:  # AMFG heads only, SAM's own output tokens
-        robust = first.upsample_layer(early) + last.upsample_layer(emb)
-        out_tokens = torch.cat([dec.iou_token.weight, dec.mask_tokens.weight], dim=0)
-    else:
-        robust = first(early) + last(emb)
-        out_tokens = torch.cat([dec.iou_token.weight, dec.custom_robust_token.weight], dim=0)
-    tokens = torch.cat((out_tokens.unsqueeze(0).expand(sparse.size(0), -1, -1), sparse), dim=1)
-    src = torch.repeat_interleave(emb, tokens.shape[0], dim=0) + dense
-    pos = torch.repeat_interleave(pe, tokens.shape[0], dim=0)
-    b, c, h, w = src.shape
-    hs, src = dec.transformer(src, pos, tokens)
-    up = dec.output_upscaling(src.transpose(1, 2).view(b, c, h, w))
-    features = (maskf.downsample_layer(up) if clear else maskf(up)) + robust.repeat(b, 1, 1, 1)
-    out_tok = hs[:, 1:1 + dec.num_mask_tokens, :]
-    if clear:
-        return None, out_tok, features
-    hyper = dec.robust_mlp(dec.custom_token_block(hs[:, 1, :]))[:, None]
-    b, c, h, w = features.shape
-    return (hyper @ features.view(b, c, h * w)).view(b, 1, h, w), out_tok, features
+    """Official RobustSAM ``MaskDecoder.forward`` for one image (the adapter's ``decode_branch``):
+    (single-mask logits or None on the clear branch, output tokens (B, 4, d), fused mask features)."""
+    logits, hs, features = dec.decode_branch(emb, interm, pe, sparse, dense, clear)
+    return logits, hs[:, 1:1 + dec.num_mask_tokens, :], features
 
 
 def robustsam_loss(model, items, recipe, generator, device) -> LossParts:

@@ -6,6 +6,7 @@ import io
 import random
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -135,6 +136,66 @@ def test_robustsam_deterministic_ops_equal_golden(rs_golden):
     assert np.array_equal(rsam.brightness_apply(x, random.uniform(0.6, 0.8)), rs_golden["brightness"])
     random.seed(0)
     assert np.array_equal(rsam.contrast_apply(x, random.uniform(1.6, 1.7)), rs_golden["contrast"])
+
+
+def _albumentations_color_jitter(x, b, c, s, h, order):
+    """albumentations 1.3.1 ColorJitter's uint8 calls, restated (the reference for ours)."""
+    for i in order:
+        if i == 0:
+            x = cv2.LUT(x, np.clip(np.arange(256) * b, 0, 255).astype(np.uint8))
+        elif i == 1:
+            mean = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).mean()
+            x = cv2.LUT(x, np.clip(np.arange(256) * c + mean * (1 - c), 0, 255).astype(np.uint8))
+        elif i == 2:
+            gray = cv2.cvtColor(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+            x = cv2.addWeighted(x, s, gray, 1 - s, 0)
+        else:
+            hsv = cv2.cvtColor(x, cv2.COLOR_RGB2HSV)
+            hsv[..., 0] = cv2.LUT(hsv[..., 0], np.mod(np.arange(256, dtype=np.int16) + 180 * h, 180).astype(np.uint8))
+            x = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    return x
+
+
+def _replay_albumentations_draws():
+    """random.seed(0), then Compose's and the transform's p draws, as the golden run made them."""
+    random.seed(0)
+    random.random(), random.random()
+    return random
+
+
+def test_robustsam_color_jitter_against_golden(rs_golden):
+    r = _replay_albumentations_draws()
+    factors = [r.uniform(0.3, 1.7), r.uniform(0.7, 1.3), r.uniform(0.3, 1.7), r.uniform(-0.7, 0.7)]
+    order = [0, 1, 2, 3]
+    r.shuffle(order)
+    x = _reference_input()
+    assert np.array_equal(_albumentations_color_jitter(x, *factors, order), rs_golden["color_jitter"])  # the restatement
+    ours = rsam.color_jitter_apply(x, *factors, order).astype(int)
+    diff = np.abs(ours - rs_golden["color_jitter"])
+    assert diff.max() <= 2 and (diff > 0).mean() < 0.05
+
+
+@pytest.mark.parametrize("step", range(4))
+def test_robustsam_color_jitter_steps_within_one_level(step):
+    """Each step alone on a natural image, many factors: brightness and contrast (truncating LUTs as
+    one affine pass) and saturation (colour matrix) within 1 grey level, hue exactly equal."""
+    x = cv2.resize(_reference_input(), (211, 157), interpolation=cv2.INTER_CUBIC)
+    rng = np.random.default_rng(step)
+    for _ in range(20):
+        factors = [1.0, 1.0, 1.0, 0.0]
+        factors[step] = [rng.uniform(0.3, 1.7), rng.uniform(0.7, 1.3), rng.uniform(0.3, 1.7), rng.uniform(-0.7, 0.7)][step]
+        diff = np.abs(rsam.color_jitter_apply(x, *factors, [step]).astype(int) - _albumentations_color_jitter(x, *factors, [step]))
+        assert diff.max() <= (0 if step == 3 else 1), factors
+        if step in (0, 1):
+            assert (diff > 0).mean() < 0.01, factors
+
+
+def test_robustsam_compression_is_the_golden_jpeg_without_the_channel_swap(rs_golden):
+    """RobustSAM's albumentations JPEG-encodes the RGB array as if it were BGR; ours encodes RGB as
+    RGB. Re-applying that swap around ours gives the golden bytes back exactly."""
+    quality = _replay_albumentations_draws().randint(5, 10)
+    x = _reference_input()
+    assert np.array_equal(rsam.jpeg_round_trip(x[..., ::-1], quality)[..., ::-1], rs_golden["compression"])
 
 
 def test_robustsam_multiplier_and_noise_levels():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import simplejpeg
 
 from ..registry import register_corruption
 from . import _filters as F
@@ -143,25 +144,36 @@ def zoom_blur(image, masks, severity, rng):
     return out.astype(np.uint8), masks
 
 
+_GRAY = np.array([0.299, 0.587, 0.114])  # the luma weights of cv2.COLOR_RGB2GRAY
+_TRUNC = -0.499  # rounding x - 0.499 truncates x, as astype(uint8) does
+
+
 def color_jitter_apply(image: np.ndarray, brightness: float, contrast: float, saturation: float, hue: float,
                        order) -> np.ndarray:
-    """albumentations ColorJitter on uint8 (torchvision semantics) in the given order."""
-    out = image
+    """albumentations ColorJitter on uint8 (torchvision semantics) in the given order, with one
+    OpenCV pass per step writing into our own buffer (albumentations makes 2-4 passes and new arrays
+    per step). Brightness and contrast are its truncating LUTs as one saturating affine pass
+    (x*f - 0.499 rounded = floor(x*f) but where x*f lies within 0.001 below an integer), with contrast's pivot
+    computed from the channel means (it averages a rounded grey image: 1e-3 apart); saturation is
+    one 3x3 colour matrix (it blends with a rounded grey image: within 1 grey level); hue is its
+    exact HSV round trip."""
+    out = None  # our buffer once a step ran: later steps write into it
     for i in order:
+        src = image if out is None else out
         if i == 0 and brightness != 1:
-            out = cv2.LUT(out, _lut(np.arange(256) * brightness))
+            out = cv2.convertScaleAbs(src, dst=out, alpha=brightness, beta=_TRUNC)  # >= -0.499: abs rounds to 0
         elif i == 1 and contrast != 1:
-            mean = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).mean()
-            out = cv2.LUT(out, _lut(np.arange(256) * contrast + mean * (1 - contrast)))
+            pivot = float(np.dot(cv2.mean(src)[:3], _GRAY))
+            out = cv2.addWeighted(src, contrast, src, 0.0, pivot * (1 - contrast) + _TRUNC, dst=out)
         elif i == 2 and saturation != 1:
-            gray = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-            out = cv2.addWeighted(out, saturation, gray, 1 - saturation, 0)
+            out = cv2.transform(src, saturation * np.eye(3) + (1 - saturation) * _GRAY, dst=out)
         elif i == 3 and hue != 0:
-            hsv = cv2.cvtColor(out, cv2.COLOR_RGB2HSV)
-            lut = np.mod(np.arange(256, dtype=np.int16) + 180 * hue, 180).astype(np.uint8)
-            hsv[..., 0] = cv2.LUT(hsv[..., 0], lut)
-            out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
-    return out
+            hsv = cv2.cvtColor(src, cv2.COLOR_RGB2HSV)
+            h = cv2.extractChannel(hsv, 0)
+            cv2.LUT(h, np.mod(np.arange(256, dtype=np.int16) + 180 * hue, 180).astype(np.uint8), dst=h)
+            cv2.insertChannel(h, hsv, 0)
+            out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=out)
+    return image.copy() if out is None else out
 
 
 @register_corruption(FAMILY, "color_jitter", description="brightness 0.3-1.7, contrast 0.7-1.3, saturation 0.3-1.7, hue +-0.7, random order")
@@ -172,11 +184,15 @@ def color_jitter(image, masks, severity, rng):
 
 @register_corruption(FAMILY, "compression", description="JPEG round trip at quality 5-10")
 def compression(image, masks, severity, rng):
-    quality = int(rng.integers(5, 11))
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("OpenCV failed to encode the JPEG for compression")
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR_RGB), masks
+    return jpeg_round_trip(image, int(rng.integers(5, 11))), masks
+
+
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """libjpeg-turbo (simplejpeg) encodes the RGB array as RGB (4:2:0, accurate DCT) and decodes
+    straight to RGB: no channel-swap copies. albumentations handed RGB to OpenCV as if BGR."""
+    data = simplejpeg.encode_jpeg(np.ascontiguousarray(image), quality=quality, colorspace="RGB",
+                                  colorsubsampling="420")
+    return simplejpeg.decode_jpeg(data, colorspace="RGB")
 
 
 def elastic_maps(shape: tuple[int, int], rng: np.random.Generator, alpha: float = 100.0, sigma: float = 10.0,

@@ -34,6 +34,47 @@ def gaussian_blur(a: np.ndarray, sigma_y: float, sigma_x: float, border: int, tr
     return _sep_filter(a, ddepth, kx, ky, border)
 
 
+def _correlate_symmetric(src: np.ndarray, axis: int, k: np.ndarray, dst: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """scipy correlate1d's sum for a symmetric kernel along ``axis``, in its order: ``c * k0``, then
+    ``+= (left_j + right_j) * k_j`` from the outermost tap in. ``src`` has r extra samples each side."""
+    r, n = len(k) // 2, dst.shape[axis]
+
+    def tap(j: int) -> np.ndarray:
+        return src[(slice(None),) * axis + (slice(r + j, r + j + n),)]
+
+    np.multiply(tap(0), k[r], out=dst)
+    for j in range(r, 0, -1):
+        dst += np.multiply(np.add(tap(-j), tap(j), out=tmp), k[r - j], out=tmp)
+    return dst
+
+
+def scipy_gaussian_u8(x: np.ndarray, sigma: float, out: np.ndarray, strip: int = 32) -> np.ndarray:
+    """``uint8(scipy.ndimage.gaussian_filter(x / 255., (sigma, sigma, 0), mode='nearest') * 255)`` bit
+    for bit, into ``out`` (uint8 HxWxC, may be a view). The result is truncated, so on flat areas and
+    ramps (exact value on an integer) only scipy's own rounding gives its grey level: this repeats
+    correlate1d's arithmetic (rows, then columns, float64), a strip of rows at a time in cache."""
+    x = np.ascontiguousarray(x)  # np.take copies a non-contiguous input whole, per strip
+    k = gaussian_kernel1d(sigma)
+    r = len(k) // 2
+    h, w = x.shape[:2]
+    rest = x.shape[2:]
+    rows_u8 = np.empty((strip + 2 * r, w) + rest, np.uint8)
+    rows = np.empty((strip + 2 * r, w) + rest)
+    cols = np.empty((strip, w + 2 * r) + rest)  # the row pass, edge-padded for the column pass
+    acc, tmp = np.empty((strip, w) + rest), np.empty((strip, w) + rest)
+    for a in range(0, h, strip):
+        n = min(a + strip, h) - a
+        near = np.clip(np.arange(a - r, a + n + r), 0, h - 1)  # mode='nearest' rows
+        src = np.divide(np.take(x, near, axis=0, out=rows_u8[:n + 2 * r], mode="clip"), 255., out=rows[:n + 2 * r])
+        _correlate_symmetric(src, 0, k, cols[:n, r:r + w], tmp[:n])
+        cols[:n, :r] = cols[:n, r:r + 1]
+        cols[:n, r + w:] = cols[:n, r + w - 1:r + w]
+        res = _correlate_symmetric(cols[:n], 1, k, acc[:n], tmp[:n])
+        res *= 255
+        out[a:a + n] = res  # truncation
+    return out
+
+
 def _sep_filter(a: np.ndarray, ddepth: int, kx: np.ndarray, ky: np.ndarray, border: int) -> np.ndarray:
     # cv2's border handling needs the kernel radius below the image side; pad by hand otherwise.
     ry, rx = len(ky) // 2, len(kx) // 2
@@ -91,38 +132,50 @@ def filter_replicate(a: np.ndarray, kernel: np.ndarray, anchor: tuple[int, int])
     return np.ascontiguousarray(out[ay:ay + h, ax:ax + w])
 
 
-def linear_zoom_axis(a: np.ndarray, axis: int, n_out: int, n_keep: int) -> np.ndarray:
-    """Linear resampling along ``axis`` with scipy.ndimage.zoom's grid (grid_mode=False: corners
-    aligned), keeping only the first ``n_keep`` output samples."""
-    n_in = a.shape[axis]
+def linear_zoom_grid(n_in: int, n_out: int, n_keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower and upper source index and (float64) weight of the first ``n_keep`` samples of a linear
+    resampling from ``n_in`` to ``n_out`` samples on scipy.ndimage.zoom's grid (corners aligned)."""
     scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
     c = np.arange(n_keep, dtype=np.float64) * scale
     i0 = np.minimum(np.floor(c).astype(np.intp), n_in - 1)
-    f = (c - i0).astype(a.dtype)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    shape = [1] * a.ndim
-    shape[axis] = n_keep
-    lo = np.take(a, i0, axis=axis)
-    hi = np.take(a, i1, axis=axis)
-    np.subtract(hi, lo, out=hi)
-    np.multiply(hi, f.reshape(shape), out=hi)
-    np.add(lo, hi, out=lo)
-    return lo
+    return i0, np.minimum(i0 + 1, n_in - 1), c - i0
 
 
-def clipped_zoom(a: np.ndarray, z: float, keep: tuple[int, int] | None = None) -> np.ndarray:
-    """imagecorruptions' clipped_zoom: crop the centre 1/z of the image and zoom it back up
-    (bilinear, corner-aligned), optionally keeping only the top-left ``keep`` block."""
-    h, w = a.shape[:2]
-    ch0 = int(np.ceil(h / float(z)))
-    top0 = (h - ch0) // 2
-    ch1 = int(np.ceil(w / float(z)))
-    top1 = (w - ch1) // 2
+def scipy_zoom_taps(n_in: int, n_out: int, n_keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """scipy.ndimage.zoom's order-1 taps (lower, upper) and weights for the first ``n_keep``
+    outputs (grid_mode=False, mode='constant', cval 0): ``w0 = 1 - t`` and ``w1 = 1 - w0`` as its
+    spline code computes them, and both 0 where round-off puts the coordinate past the last sample
+    (``k * (n_in - 1) / (n_out - 1) > n_in - 1``): constant mode outputs cval there."""
+    i0, i1, t = linear_zoom_grid(n_in, n_out, n_keep)
+    w0 = 1.0 - t
+    w1 = 1.0 - w0
+    outside = i0 + t > n_in - 1
+    w0[outside] = 0.0
+    w1[outside] = 0.0
+    return i0, i1, w0, w1
+
+
+def clipped_zoom(a: np.ndarray, z: float) -> np.ndarray:
+    """imagecorruptions' clipped_zoom of a 2-D float64 array: crop the centre 1/z and zoom it back
+    up with scipy's order-1 arithmetic term for term (``((v00 w0) w0' + (v01 w0) w1') + (v10 w1) w0'
+    + (v11 w1) w1'``, float64), so it equals ``scipy.ndimage.zoom(crop, z, order=1)`` bit for bit:
+    the snow op thresholds this layer, where one ulp can switch a flake on."""
+    h, w = a.shape
+    ch0, ch1 = int(np.ceil(h / float(z))), int(np.ceil(w / float(z)))
+    top0, top1 = (h - ch0) // 2, (w - ch1) // 2
     crop = a[top0:top0 + ch0, top1:top1 + ch1]
     n0, n1 = int(round(ch0 * z)), int(round(ch1 * z))
-    k0, k1 = keep if keep is not None else (n0, n1)
-    rows = linear_zoom_axis(crop, 0, n0, min(k0, n0))
-    return linear_zoom_axis(rows, 1, n1, min(k1, n1))
+    r0, r1, wr0, wr1 = scipy_zoom_taps(ch0, n0, n0)
+    c0, c1, wc0, wc1 = scipy_zoom_taps(ch1, n1, n1)
+    top = crop[r0] * wr0[:, None]
+    bottom = crop[r1] * wr1[:, None]
+    out = np.take(top, c0, axis=1)
+    out *= wc0
+    for rows, cols, wc in ((top, c1, wc1), (bottom, c0, wc0), (bottom, c1, wc1)):
+        term = np.take(rows, cols, axis=1)
+        term *= wc
+        out += term
+    return out
 
 
 def remap_masks(masks: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, border: int) -> np.ndarray:

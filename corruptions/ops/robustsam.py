@@ -78,9 +78,9 @@ def multiply(image: np.ndarray, factor: float) -> np.ndarray:
 
 @register_corruption(FAMILY, "resampling_blur", description="bilinear downsample by 4 and back up")
 def resampling_blur(image, masks, severity, rng):
+    """The reference's own two calls (bilinear is cv2.resize's default); inputs are >= 16 px a side."""
     h, w = image.shape[:2]
-    small = cv2.resize(image, (max(1, int(w / 4)), max(1, int(h / 4))), interpolation=cv2.INTER_LINEAR)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), masks
+    return cv2.resize(cv2.resize(image, (w // 4, h // 4)), (w, h)), masks
 
 
 def motion_kernel(ksize: int, rng: np.random.Generator) -> np.ndarray:

@@ -26,20 +26,21 @@ EXACT = ["gaussian_noise", "shot_noise", "defocus_blur", "glass_blur", "zoom_blu
          "pixelate", "jpeg_compression", "speckle_noise", "saturate"]
 
 
-@pytest.fixture(scope="module")
-def ic_golden():
-    path = GOLDEN / "imagecorruptions" / "outputs_numpy2.npz"
+def _golden(relative: str):
+    path = GOLDEN / relative
     if not path.is_file():
         pytest.skip(f"golden outputs absent: {path}")
     return np.load(path)
+
+
+@pytest.fixture(scope="module")
+def ic_golden():
+    return _golden("imagecorruptions/outputs_numpy2.npz")
 
 
 @pytest.fixture(scope="module")
 def rs_golden():
-    path = GOLDEN / "robustsam" / "outputs.npz"
-    if not path.is_file():
-        pytest.skip(f"golden outputs absent: {path}")
-    return np.load(path)
+    return _golden("robustsam/outputs.npz")
 
 
 def _reference_input() -> np.ndarray:

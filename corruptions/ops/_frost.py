@@ -65,7 +65,7 @@ def _crystals(hs: int, ws: int, rng: np.random.Generator) -> np.ndarray:
     return canvas[2 * r + 1:2 * r + 1 + hs, r:r + ws].astype(np.float32)
 
 
-def _inv_std(a: np.ndarray) -> tuple[float, float]:
+def _mean_inv_std(a: np.ndarray) -> tuple[float, float]:
     mean, std = cv2.meanStdDev(a)
     return float(mean[0, 0]), 1 / max(float(std[0, 0]), 1e-6)
 
@@ -85,8 +85,8 @@ def frost_texture(shape: tuple[int, int], rng: np.random.Generator, style: int |
     haze = cv2.resize(haze, (ws, hs), interpolation=cv2.INTER_CUBIC)
     # pattern = 0.75 standardised crystals + 0.5 standardised haze, standardised; the constant
     # terms cancel in the last step, which goes into each channel's mean + std * pattern
-    pattern = cv2.addWeighted(crystals, 0.75 * _inv_std(crystals)[1], haze, 0.5 * _inv_std(haze)[1], 0)
-    p_mean, p_inv = _inv_std(pattern)
+    pattern = cv2.addWeighted(crystals, 0.75 * _mean_inv_std(crystals)[1], haze, 0.5 * _mean_inv_std(haze)[1], 0)
+    p_mean, p_inv = _mean_inv_std(pattern)
     tex = cv2.merge([cv2.addWeighted(pattern, s * p_inv, pattern, 0, m - s * p_inv * p_mean, dtype=cv2.CV_8U)
                      for m, s in zip(mean, std)])  # saturated and rounded to uint8
     if (hs, ws) != (h, w):

@@ -186,7 +186,7 @@ _ZOOMS = [np.arange(1, 1.11, 0.01), np.arange(1, 1.16, 0.01), np.arange(1, 1.21,
           np.arange(1, 1.26, 0.02), np.arange(1, 1.31, 0.03)]
 
 
-_STRIP = 32  # rows per pass of the strip-wise blurs: their float32 buffers stay in cache
+_STRIP = 32  # rows per band of the banded ops (even: fog interleaves row pairs): temporaries stay in cache
 
 
 def _lerp(lo: np.ndarray, hi: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -262,9 +262,6 @@ def _snow(x, severity, rs):
     return _snow_blend(x, flakes, c[6])
 
 
-_SNOW_ROWS = 32  # rows per band: a band's float temporaries stay in cache
-
-
 def _snow_blend(x: np.ndarray, flakes: np.ndarray, c6: float) -> np.ndarray:
     """The reference's ``clip(c6 x + (1 - c6) max(x, 1.5 gray + 0.5) + layer + rot180(layer), 0, 1)
     * 255`` truncated, with its float32 then float64 arithmetic, in row bands through reused
@@ -273,12 +270,12 @@ def _snow_blend(x: np.ndarray, flakes: np.ndarray, c6: float) -> np.ndarray:
     h, w, n_ch = x.shape
     out = np.empty(x.shape, dtype=np.uint8)
     turned = flakes[::-1, ::-1]
-    rows = (_SNOW_ROWS, w)
+    rows = (_STRIP, w)
     gray, lay = np.empty(rows, np.float32), np.empty(rows)
     xf, gray3 = np.empty(rows + (n_ch,), np.float32), np.empty(rows + (n_ch,), np.float32)
     band, lay3 = np.empty(rows + (n_ch,)), np.empty(rows + (n_ch,))
-    for r0 in range(0, h, _SNOW_ROWS):
-        r1 = min(r0 + _SNOW_ROWS, h)
+    for r0 in range(0, h, _STRIP):
+        r1 = min(r0 + _STRIP, h)
         n = r1 - r0
         np.divide(x[r0:r1], np.float32(255.), out=xf[:n])
         g = cv2.cvtColor(xf[:n], cv2.COLOR_RGB2GRAY, dst=gray[:n])
@@ -362,9 +359,6 @@ def _interleave(ee: np.ndarray, eo: np.ndarray, oe: np.ndarray, oo: np.ndarray, 
     return out
 
 
-_FOG_ROWS = 32  # rows per band (even): a band's float64 temporaries stay in cache
-
-
 def _fog(x, severity, rs):
     """The reference's float64 arithmetic per value, in row bands with reused buffers, truncated to
     uint8 as it is. Its clip to [0, 1] is left out: every term is >= 0 and the value is at most
@@ -378,10 +372,10 @@ def _fog(x, severity, rs):
     max_val = x.max() / 255.  # == (x / 255.).max(), likewise
     out = np.empty(x.shape, dtype=np.uint8)
     half_w = (w + 1) // 2
-    plasma = np.empty((_FOG_ROWS, 2 * half_w))
-    buf, fog3 = np.empty((_FOG_ROWS,) + x.shape[1:]), np.empty((_FOG_ROWS,) + x.shape[1:])
-    for r0 in range(0, h, _FOG_ROWS):
-        n = min(_FOG_ROWS, h - r0)
+    plasma = np.empty((_STRIP, 2 * half_w))
+    buf, fog3 = np.empty((_STRIP,) + x.shape[1:]), np.empty((_STRIP,) + x.shape[1:])
+    for r0 in range(0, h, _STRIP):
+        n = min(_STRIP, h - r0)
         i0, i1 = r0 // 2, (r0 + n + 1) // 2
         f = _interleave(*(q[i0:i1, :half_w] for q in quads), plasma[:2 * (i1 - i0)])[:n, :w]
         f -= low

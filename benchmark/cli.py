@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from tqdm import tqdm
 
@@ -52,14 +51,17 @@ class _Progress:
             self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, file=sys.stderr, dynamic_ncols=True)
         self.bar.n = done
         self.bar.refresh()
+        if done >= total:
+            self.close()
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def _build_config(a):
-    from .build import BuildConfig
+    from .data.build import BuildConfig
 
     options = _kv(a.source_option)
     if a.root:
@@ -76,7 +78,8 @@ def _build_config(a):
 
 
 def cmd_build(a) -> int:
-    from .build import build
+    from .data.build import build
+    from .pipeline import describe_build
 
     bar = _Progress("build", unit="chunk")
     t = time.time()
@@ -85,20 +88,15 @@ def cmd_build(a) -> int:
                   engine=a.engine, ray_address=a.ray_address, progress=bar)
     finally:
         bar.close()
-    if r.complete:
-        counts = {s: v["rows"] for c in r.manifest["splits"].values() for s, v in c.items()}
-        print(f"dataset: {r.out} ({sum(counts.values())} rows in {len(counts)} splits, {time.time() - t:.1f} s)")
-        if r.manifest["skipped"]:
-            print(f"skipped {len(r.manifest['skipped'])} bad samples: listed in {r.out / 'manifest.json'}")
-    else:
-        print(f"shard {a.shard} done; {r.chunks_done}/{r.chunks_total} chunks of {r.out} complete")
+    print("\n".join(describe_build(r, time.time() - t, a.shard)))
     return 0
 
 
 def cmd_eval(a) -> int:
     from baselines import create_model
 
-    from .evaluate import evaluate
+    from .eval.evaluate import evaluate
+    from .pipeline import describe_eval
 
     options = _kv(a.model_option)
     for spec in a.model:
@@ -114,16 +112,12 @@ def cmd_eval(a) -> int:
                              skip_errors=a.skip_errors, merge=a.merge, encode_batch=a.encode_batch, progress=bar)
             finally:
                 bar.close()
-            state = "complete" if r.complete else "this shard done; other shards still missing"
-            print(f"results: {r.out} ({r.rows} instances, {r.files_done}/{r.files_total} files; {state})")
-            if r.skipped:
-                print(f"skipped {len(r.skipped)} images the model failed on: listed in {r.out / '.robustseg' / 'done'}; "
-                      f"first: {r.skipped[0]['error']}")
+            print("\n".join(describe_eval(r)))
     return 0
 
 
 def cmd_leaderboard(a) -> int:
-    from .leaderboard import build_leaderboards
+    from .report.leaderboard import build_leaderboards
 
     for p in build_leaderboards(a.results, a.out, plots=not a.no_plots, reported=not a.no_reported,
                                 allow_incomplete=a.allow_incomplete):
@@ -132,7 +126,7 @@ def cmd_leaderboard(a) -> int:
 
 
 def cmd_push(a) -> int:
-    from .hub import push_to_hub
+    from .data.hub import push_to_hub
 
     print(push_to_hub(a.dataset, a.repo_id, private=a.private, revision=a.revision))
     return 0
@@ -151,7 +145,7 @@ def cmd_train(a) -> int:
 
 
 def cmd_reproduce(a) -> int:
-    from .reproduce import format_status, list_suites_status, reproduce
+    from .report.reproduce import format_status, list_suites_status, reproduce
 
     checkpoints = {}
     for item in a.checkpoint or []:
@@ -199,7 +193,7 @@ def cmd_check_model(a) -> int:
 
 
 def cmd_protocols(a) -> int:
-    from .protocols import EVAL_PROTOCOLS
+    from .eval.protocols import EVAL_PROTOCOLS
 
     for spec in EVAL_PROTOCOLS.values():
         print(f"{spec.name:12s} {spec.description}")
@@ -212,7 +206,7 @@ def cmd_corruptions(a) -> int:
     if a.contact_sheet:
         from corruptions.contact_sheet import render_contact_sheet
 
-        from .sources.imageio import read_image
+        from .data.sources.imageio import read_image
 
         image = read_image(a.image) if a.image else create_source_image()
         path = render_contact_sheet(image, corruptions.parse_profile(a.profile), a.contact_sheet, seed=a.seed)
@@ -225,13 +219,13 @@ def cmd_corruptions(a) -> int:
 
 
 def create_source_image():
-    from .sources import create_source
+    from .data.sources import create_source
 
     return create_source("synthetic", num_images=1, width=320, height=240)[0].image
 
 
 def cmd_sources(a) -> int:
-    from .sources import list_sources
+    from .data.sources import list_sources
 
     for s in list_sources():
         print(f"{s.name:20s} {s.description}\n{'':20s} layout: {s.layout}")
@@ -240,21 +234,13 @@ def cmd_sources(a) -> int:
 
 def cmd_run(a) -> int:
     """The embedded default end to end: build, eval, leaderboard."""
-    out = Path(a.out)
-    a.source, a.root, a.source_option, a.split, a.limit, a.shard, a.skip_bad = "synthetic", None, [], None, None, "0/1", False
-    a.images_per_shard, a.image_format, a.jpeg_quality, a.engine, a.ray_address = 8, "jpeg", 95, "local", None
-    a.out = str(out / "dataset")
-    t0 = time.time()
-    cmd_build(a)
-    a.dataset, a.out, a.checkpoint, a.device, a.splits = str(out / "dataset"), str(out / "results"), None, "cpu", None
-    a.skip_errors, a.model_option, a.merge, a.allow_incomplete, a.encode_batch = False, [], False, False, 1
-    a.dataset_name = f"synthetic_{a.profile}" if a.profile.isidentifier() else "synthetic"
-    cmd_eval(a)
-    a.results, a.out, a.no_plots, a.no_reported = [str(out / "results")], str(out / "leaderboards"), False, True
-    print("leaderboards:")
-    cmd_leaderboard(a)
-    print(f"done in {time.time() - t0:.0f} s. Load the dataset with: "
-          f"datasets.load_dataset({str(out / 'dataset')!r}, 'default', split='clear')")
+    from .pipeline import run_default
+
+    w, _, h = a.image_size.partition("x")
+    r = run_default(a.out, profile=a.profile, seed=a.seed, num_images=a.num_images, width=int(w), height=int(h),
+                    num_workers=a.num_workers, models=a.model, protocols=a.protocol, progress=_Progress)
+    print(f"done in {r.seconds:.0f} s. Load the dataset with: "
+          f"datasets.load_dataset({str(r.dataset)!r}, 'default', split='clear')")
     return 0
 
 
@@ -400,22 +386,19 @@ def main(argv: list[str] | None = None) -> int:
     from baselines.checkpoints import CheckpointError
     from corruptions import ImageFormatError, UnknownCorruptionError
 
-    from .build import BuildConflictError
-    from .evaluate import EvalConflictError
-    from .fsutil import FolderBusyError
-    from .evaluate import IncompleteResultsError
-    from .reproduce import MissingInputsError
-    from .sources import UnknownSourceError
-    from .sources.errors import BadSampleError
+    from .data.sources import UnknownSourceError
+    from .data.sources.errors import BadSampleError
+    from .jobs import FolderBusyError, IncompleteResultsError, JobConflictError
+    from .report.reproduce import MissingInputsError
 
     args = parser().parse_args(argv)
     if getattr(args, "protocol", "unset") is None:
         args.protocol = ["box", "point"]
     if args.cmd == "run" and args.model is None:
         args.model = ["box", "grabcut"]
-    user_errors = (UnknownModelError, CheckpointError, MissingInputsError, IncompleteResultsError, UnknownCorruptionError, UnknownSourceError, BuildConflictError,
-                   EvalConflictError, FolderBusyError, BadSampleError, ModelOutputError, ImageFormatError,
-                   KeyError, ValueError, OSError)
+    user_errors = (UnknownModelError, CheckpointError, MissingInputsError, IncompleteResultsError, UnknownCorruptionError,
+                   UnknownSourceError, JobConflictError, FolderBusyError, BadSampleError, ModelOutputError,
+                   ImageFormatError, KeyError, ValueError, OSError)
     try:
         return args.func(args)
     except user_errors as e:

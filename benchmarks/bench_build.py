@@ -18,7 +18,7 @@ CHILD = r'''
 import json, sys, time, resource, cv2
 cv2.setNumThreads(1)
 mode, out, n, w, h, profile = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
-from benchmark.build import BuildConfig, build, sample_rows
+from benchmark.data.build import BuildConfig, build, sample_rows
 import corruptions
 cfg = BuildConfig(source_options={"num_images": n, "width": w, "height": h}, profile=profile, images_per_shard=64)
 t = time.perf_counter()
@@ -27,7 +27,7 @@ if mode == "robustseg":
 else:
     import datasets
     from benchmark.schema import FEATURES
-    from benchmark.sources import create_source
+    from benchmark.data.sources import create_source
     src = create_source("synthetic", **cfg.source_options)
     prof = corruptions.parse_profile(profile)
     def gen():

@@ -12,8 +12,8 @@ import time
 import cv2
 
 from baselines import create_model
-from benchmark.build import BuildConfig, build
-from benchmark.evaluate import evaluate
+from benchmark.data.build import BuildConfig, build
+from benchmark.eval.evaluate import evaluate
 
 
 class Timed:

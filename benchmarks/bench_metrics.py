@@ -14,11 +14,11 @@ import time
 import cv2
 import numpy as np
 
-from benchmark import metrics
-from benchmark.boundary import dilation_pixels
-from benchmark.clicker import next_click
-from benchmark.metrics import instance_metrics
-from benchmark.uncertainty import uncertainty_metrics
+from benchmark.eval import metrics
+from benchmark.eval.boundary import dilation_pixels
+from benchmark.eval.clicker import next_click
+from benchmark.eval.metrics import instance_metrics
+from benchmark.eval.uncertainty import uncertainty_metrics
 
 H, W = 768, 1024
 

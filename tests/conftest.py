@@ -31,7 +31,7 @@ def shared_data(shared_dir) -> Path:
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
     """A small synthetic build (6 images, a 3-corruption profile) shared by evaluator tests."""
-    from benchmark.build import BuildConfig, build
+    from benchmark.data.build import BuildConfig, build
 
     out = tmp_path_factory.mktemp("tiny") / "ds"
     cfg = BuildConfig(source_options={"num_images": 6, "width": 96, "height": 64},

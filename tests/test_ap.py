@@ -9,7 +9,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from benchmark.ap import AP_METRICS, ImageInstances, Instance, coco_ap
+from benchmark.eval.ap import AP_METRICS, ImageInstances, Instance, coco_ap
 from benchmark.schema import encode_rle
 
 

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
-from benchmark.sources import create_source
-from benchmark.sources import archive as archive_mod
-from benchmark.sources.archive import ArchiveError, UnsafeArchiveError, extract_zip
+from benchmark.data.sources import create_source
+from benchmark.data.sources import archive as archive_mod
+from benchmark.data.sources.archive import ArchiveError, UnsafeArchiveError, extract_zip
 
 from .conftest import REPO, run_cli
 
@@ -163,7 +163,7 @@ def test_another_process_finishing_first_is_kept(tmp_path, monkeypatch):
 
 KILL_AFTER = """
 import os, signal, sys
-from benchmark.sources import archive
+from benchmark.data.sources import archive
 real = archive.shutil.copyfileobj
 count = 0
 def copy_then_die(src, dst, n):

@@ -18,9 +18,9 @@ from PIL import Image, ImageFile
 from pycocotools import mask as mask_utils
 
 from benchmark.schema import encode_rle
-from benchmark.sources import create_source
-from benchmark.sources.errors import BadSampleError
-from benchmark.sources.imageio import read_image, read_mask
+from benchmark.data.sources import create_source
+from benchmark.data.sources.errors import BadSampleError
+from benchmark.data.sources.imageio import read_image, read_mask
 
 from .conftest import run_cli
 

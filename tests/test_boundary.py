@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from benchmark.boundary import band, boundary_iou, dilation_pixels, mask_boundary
+from benchmark.eval.boundary import band, boundary_iou, dilation_pixels, mask_boundary
 
 
 def reference_boundary(mask: np.ndarray, ratio: float = 0.02) -> np.ndarray:

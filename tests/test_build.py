@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from datasets import load_dataset
 
-from benchmark.build import BuildConfig, BuildConflictError, build, plan_chunks
-from benchmark.fsutil import sha256_file
+from benchmark.data.build import BuildConfig, BuildConflictError, build, plan_chunks
+from benchmark.jobs import sha256_file
 from benchmark.schema import decode_rle
-from benchmark.sources.synthetic import SyntheticSource
+from benchmark.data.sources.synthetic import SyntheticSource
 
 CFG = BuildConfig(source_options={"num_images": 7, "width": 80, "height": 60},
                   profile="robustsam/gauss_noise,robustsam/contrast", images_per_shard=3)

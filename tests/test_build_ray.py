@@ -1,7 +1,7 @@
 """The Ray engine on a local Ray cluster gives the same bytes as the local engine."""
 import pytest
 
-from benchmark.build import BuildConfig, build
+from benchmark.data.build import BuildConfig, build
 
 from .test_build import tree_bytes
 

@@ -4,7 +4,7 @@ import pytest
 from datasets import load_dataset
 
 from benchmark.schema import decode_rle
-from benchmark.sources.synthetic import SyntheticSource
+from benchmark.data.sources.synthetic import SyntheticSource
 
 from .conftest import run_cli
 
@@ -62,8 +62,8 @@ def test_train_then_eval_the_trained_weights(tmp_path):
                 "--checkpoint", weights, "--protocol", "box", "--out", tmp_path / "results")
     assert r.returncode == 0, r.stderr
     assert "robustsam_vit_b[config=tiny]" in r.stdout
-    from benchmark.evaluate import read_results
-    from benchmark.fsutil import sha256_file
+    from benchmark.report.results import read_results
+    from benchmark.jobs import sha256_file
 
     res = read_results(tmp_path / "results").to_pandas()
     assert len(res) > 0 and (res.checkpoint_sha256 == sha256_file(weights)).all()

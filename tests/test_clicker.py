@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from baselines.contract import ModelOutputError, Prediction
-from benchmark.clicker import Click, next_click, noc, noc_summary, run_interactive
-from benchmark.protocols import farthest_point
+from benchmark.eval.clicker import Click, next_click, noc, noc_summary, run_interactive
+from benchmark.eval.protocols import farthest_point
 
 
 def square(shape, y0, y1, x0, x1):

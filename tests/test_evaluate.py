@@ -5,7 +5,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from baselines import ModelOutputError
-from benchmark.evaluate import evaluate, read_results
+from benchmark.eval.evaluate import evaluate
+from benchmark.report.results import read_results
 from benchmark.schema import decode_rle
 
 
@@ -86,7 +87,7 @@ def test_changed_shard_is_refused(tiny_dataset, tmp_path):
 
 
 def test_shards_then_merge(tiny_dataset, tmp_path):
-    from benchmark.evaluate import IncompleteResultsError
+    from benchmark.eval.evaluate import IncompleteResultsError
 
     a = evaluate("box", tiny_dataset, "box", tmp_path / "sharded", shard=(0, 3))
     assert not a.complete

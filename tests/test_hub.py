@@ -2,7 +2,7 @@
 call: they check what would be sent, not that an upload succeeds."""
 import pytest
 
-from benchmark.hub import push_to_hub
+from benchmark.data.hub import push_to_hub
 
 
 class RecordingApi:

@@ -2,8 +2,9 @@ import csv
 
 import pytest
 
-from benchmark.evaluate import evaluate, read_results
-from benchmark.leaderboard import build_leaderboards
+from benchmark.eval.evaluate import evaluate
+from benchmark.report.results import read_results
+from benchmark.report.leaderboard import build_leaderboards
 
 
 def test_leaderboard_numbers_and_stable_bytes(tiny_dataset, tmp_path):
@@ -31,7 +32,7 @@ def test_leaderboard_numbers_and_stable_bytes(tiny_dataset, tmp_path):
 
 
 def test_reported_rows_are_marked_with_paper_and_table(tiny_dataset, tmp_path):
-    from benchmark.reported import load_reported
+    from benchmark.report.reported import load_reported
 
     results = tmp_path / "results"
     evaluate("box", tiny_dataset, "point", results)
@@ -56,7 +57,7 @@ def test_cis_gaps_ap_noc_and_tests_against_direct_computation(tiny_dataset, tmp_
     import numpy as np
     from scipy.stats import wilcoxon
 
-    from benchmark.ap import ImageInstances, Instance, coco_ap
+    from benchmark.eval.ap import ImageInstances, Instance, coco_ap
     from benchmark.schema import decode_rle
 
     results = tmp_path / "results"

@@ -3,9 +3,9 @@ separate definitions (which the boundary tests check against an independent impl
 import numpy as np
 import pytest
 
-from benchmark import metrics
-from benchmark.boundary import boundary_iou
-from benchmark.metrics import instance_metrics
+from benchmark.eval import metrics
+from benchmark.eval.boundary import boundary_iou
+from benchmark.eval.metrics import instance_metrics
 
 
 def test_hand_worked_squares():

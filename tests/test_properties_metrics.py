@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from benchmark import clicker, metrics, protocols, stats, uncertainty
-from benchmark.ap import AP_METRICS, ImageInstances, Instance, coco_ap
-from benchmark.boundary import boundary_iou
+from benchmark.eval import clicker, metrics, protocols, uncertainty
+from benchmark.report import stats
+from benchmark.eval.ap import AP_METRICS, ImageInstances, Instance, coco_ap
+from benchmark.eval.boundary import boundary_iou
 
 SCALE = int(os.environ.get("ROBUSTSEG_PROPERTY_SCALE", "1"))
 PAIR_METRICS = {"iou": metrics.iou, "dice": metrics.dice, "pixel_accuracy": metrics.pixel_accuracy,

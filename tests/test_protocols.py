@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 
 from baselines.contract import Prompts
-from benchmark.protocols import (PROTOCOLS, centre_point, farthest_point, jittered_box, prompt_rng, spread_points,
+from benchmark.eval.protocols import (PROTOCOLS, centre_point, farthest_point, jittered_box, prompt_rng, spread_points,
                                  tight_box)
 
 
@@ -112,7 +112,7 @@ def test_exact_distance_equals_scipy_bit_for_bit():
     exact EDT (sqrt of integer squared distances) bit for bit, on masks with many ties."""
     from scipy.ndimage import distance_transform_edt
 
-    from benchmark.protocols import exact_distance
+    from benchmark.eval.protocols import exact_distance
 
     rng = np.random.default_rng(3)
     for _ in range(20):

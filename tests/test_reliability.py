@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from benchmark.build import BuildConfig, build
-from benchmark.fsutil import FolderBusyError, folder_lock
+from benchmark.data.build import BuildConfig, build
+from benchmark.jobs import FolderBusyError, folder_lock
 
 from .test_build import tree_bytes
 

@@ -12,8 +12,8 @@ from collections import defaultdict
 
 import pytest
 
-from benchmark.reported import COLUMNS, DATA_DIR, PAPERS, ReportedDataError, ReportedRow, load_reported, read_csv
-from benchmark.reported.vocab import CONDITIONS, DATASETS, METRICS, SYNTHETIC_CONDITIONS, UNITS
+from benchmark.report.reported import COLUMNS, DATA_DIR, PAPERS, ReportedDataError, ReportedRow, load_reported, read_csv
+from benchmark.report.reported.vocab import CONDITIONS, DATASETS, METRICS, SYNTHETIC_CONDITIONS, UNITS
 
 DECIMAL = re.compile(r"(?<![\d.])\d+\.\d+(?![\d.])")
 SUM_SETS = {
@@ -179,7 +179,7 @@ def test_bad_csv_names_file_line_and_problem(tmp_path, field, bad, message):
 
 
 def test_suites_cover_every_transcribed_table_once(rows):
-    from benchmark.reported.suites import load_suites
+    from benchmark.report.reported.suites import load_suites
 
     suites = load_suites()
     owners = defaultdict(list)
@@ -192,7 +192,7 @@ def test_suites_cover_every_transcribed_table_once(rows):
 
 
 def test_suite_rows_stay_inside_their_suite(rows):
-    from benchmark.reported.suites import load_suites
+    from benchmark.report.reported.suites import load_suites
 
     for s in load_suites():
         got = s.reported(rows)
@@ -205,9 +205,9 @@ def test_suite_rows_stay_inside_their_suite(rows):
 
 
 def test_suite_sources_are_registered():
-    from benchmark.reported.suites import load_suites
-    from benchmark.sources import catalog  # noqa: F401  (registers the built-in sources)
-    from benchmark.sources.base import list_sources
+    from benchmark.report.reported.suites import load_suites
+    from benchmark.data.sources import catalog  # noqa: F401  (registers the built-in sources)
+    from benchmark.data.sources.base import list_sources
 
     known = {info.name for info in list_sources()}
     named = {src for s in load_suites() for d in s.datasets for src in d.sources}
@@ -215,7 +215,7 @@ def test_suite_sources_are_registered():
 
 
 def test_bad_suite_names_file_and_suite(tmp_path):
-    from benchmark.reported.suites import load_suites
+    from benchmark.report.reported.suites import load_suites
 
     good = json.loads((DATA_DIR / "suites.json").read_text())
     bad = good["suites"][0] | {"metrics": ["mIoU", "IoU@50"]}

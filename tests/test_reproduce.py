@@ -13,10 +13,10 @@ import pytest
 
 from baselines import Prediction
 from baselines.weightfree import BoxBaseline
-from benchmark.reported import load_reported
-from benchmark.reported.suites import load_suites
-from benchmark.reported.vocab import SYNTHETIC_CONDITIONS
-from benchmark.reproduce import (MissingInputsError, format_status, get_suite, list_suites_status, reproduce,
+from benchmark.report.reported import load_reported
+from benchmark.report.reported.suites import load_suites
+from benchmark.report.reported.vocab import SYNTHETIC_CONDITIONS
+from benchmark.report.reproduce import (MissingInputsError, format_status, get_suite, list_suites_status, reproduce,
                                  suite_status, synthetic_override)
 
 SUITES = load_suites()
@@ -85,7 +85,7 @@ def test_every_suite_runs_end_to_end_on_synthetic(suite, out):
 
 
 def _results(out: Path):
-    from benchmark.evaluate import read_results
+    from benchmark.report.results import read_results
 
     return read_results(out / "results").to_pandas()
 
@@ -233,8 +233,8 @@ def test_real_data_cityscapes_suite(shared_data, tmp_path):
 
 
 def test_suite_catalog_maps_to_real_protocols_and_sources():
-    from benchmark.protocols import EVAL_PROTOCOLS
-    from benchmark.sources import list_sources
+    from benchmark.eval.protocols import EVAL_PROTOCOLS
+    from benchmark.data.sources import list_sources
 
     sources = {s.name for s in list_sources()}
     for s in SUITES:
@@ -249,8 +249,8 @@ def test_suite_catalog_maps_to_real_protocols_and_sources():
 
 
 def test_bad_protocol_map_names_the_suite(tmp_path):
-    from benchmark.reported import ReportedDataError
-    from benchmark.reported.suites import DATA_DIR
+    from benchmark.report.reported import ReportedDataError
+    from benchmark.report.reported.suites import DATA_DIR
 
     catalog = json.loads((DATA_DIR / "suites.json").read_text())
     del catalog["protocol_map"]["sum"]["point@9"]

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from benchmark.sources import create_source
-from benchmark.sources.bdd100k import bdd_condition
-from benchmark.sources.errors import BadSampleError
+from benchmark.data.sources import create_source
+from benchmark.data.sources.bdd100k import bdd_condition
+from benchmark.data.sources.errors import BadSampleError
 
 H, W = 24, 32
 

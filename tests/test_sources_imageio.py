@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from benchmark.sources.errors import BadSampleError
-from benchmark.sources.imageio import read_image, read_mask
+from benchmark.data.sources.errors import BadSampleError
+from benchmark.data.sources.imageio import read_image, read_mask
 
 
 def _rgb(h=24, w=32):

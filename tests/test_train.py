@@ -14,9 +14,10 @@ torch = pytest.importorskip("torch")
 
 from baselines import create_model  # noqa: E402
 from baselines.checkpoints import CheckpointError  # noqa: E402
-from benchmark.build import BuildConfig, build  # noqa: E402
-from benchmark.evaluate import evaluate, read_results  # noqa: E402
-from benchmark.fsutil import sha256_file  # noqa: E402
+from benchmark.data.build import BuildConfig, build  # noqa: E402
+from benchmark.eval.evaluate import evaluate  # noqa: E402
+from benchmark.report.results import read_results  # noqa: E402
+from benchmark.jobs import sha256_file  # noqa: E402
 from benchmark.train import RECIPES, TrainConflictError, recipe_for, train  # noqa: E402
 from benchmark.train.data import index_dataset, stream  # noqa: E402
 from benchmark.train.forward import LOSSES, gumbel_gates, robust_decode  # noqa: E402

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from benchmark.uncertainty import aurc, e_aurc, ece, error_auroc, pavpu, ua_correlation, uncertainty_metrics
+from benchmark.eval.uncertainty import aurc, e_aurc, ece, error_auroc, pavpu, ua_correlation, uncertainty_metrics
 
 
 def test_auroc_matches_sklearn_with_ties():

@@ -20,11 +20,9 @@ import pyarrow.parquet as pq
 
 from corruptions import CLEAR
 
-from ..build import load_manifest
-from ..evaluate import decode_image
-from ..fsutil import sha256_file
-from ..protocols import tight_box
-from ..schema import decode_rle
+from ..data.schema import decode_image, decode_rle
+from ..eval.protocols import tight_box
+from ..jobs import load_manifest, sha256_file
 
 
 def train_rng(seed: int, *keys) -> np.random.Generator:

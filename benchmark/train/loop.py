@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, replace
@@ -19,7 +18,7 @@ from baselines import create_model
 from baselines.checkpoints import CheckpointError, read_state_dict
 from baselines.contract import resolve_device, resolve_dtype
 
-from ..fsutil import atomic_write_json, folder_lock, sha256_file
+from ..jobs import JobConflictError, atomic_write_json, check_identity, folder_lock, sha256_file
 from .data import index_dataset, plan_epoch, stream, train_rng
 from .forward import LOSSES
 from .recipes import recipe_for, resolve_name
@@ -60,7 +59,7 @@ class TrainResult:
     log: Path
 
 
-class TrainConflictError(RuntimeError):
+class TrainConflictError(JobConflictError):
     pass
 
 
@@ -177,12 +176,7 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
 def _prepare_out(out: Path, identity: dict, recipe, resume: bool, restore) -> int:
     """Refuse a folder of another run; restore the latest checkpoint; return the step to continue from."""
     id_file, ckpt_dir = out / "train.json", out / "checkpoints"
-    if id_file.exists():
-        old = json.loads(id_file.read_text())["identity"]
-        if old != identity:
-            diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
-            raise TrainConflictError(f"{out} holds a different training run (differs in: {', '.join(diff)}); "
-                                     "use another output folder")
+    check_identity(id_file, identity, holds="a different training run", error=TrainConflictError, key="identity")
     start = 0
     if latest_step(ckpt_dir) is not None:
         if not resume:

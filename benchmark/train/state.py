@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..fsutil import atomic_write_json, temp_path_for
+from ..jobs import atomic_write_json, temp_path_for
 
 LATEST = "latest.json"
 

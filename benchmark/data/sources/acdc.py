@@ -94,6 +94,7 @@ def _panoptic_index(pj: Path, source: str) -> tuple[dict[int, str], dict[str, li
                         "<root>/gt/<condition>/<split>/<sequence>/<frame>_gt_instanceIds.png or "
                         "<root>/gt_panoptic/<condition>/<split>/<sequence>/<frame>_gt_panoptic.png + panoptic json")
 class AcdcSource(Source):
+    real_conditions = True
     license = "ACDC terms (non-commercial research only, no redistribution); images anonymised by the authors"
     citation = ("@inproceedings{SDV21, title={{ACDC}: The Adverse Conditions Dataset with Correspondences for "
                 "Semantic Driving Scene Understanding}, author={Sakaridis, Christos and Dai, Dengxin and Van Gool, "

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,39 +20,20 @@ import pyarrow.parquet as pq
 from baselines import ModelOutputError, create_model, validate_prediction
 from baselines.contract import PromptableSegmenter
 
+from ..data.schema import decode_image, decode_rle, encode_rle
+from ..jobs import (STATE_DIR, IncompleteResultsError, JobConflictError, atomic_write_json, check_identity,
+                    done_marker, folder_lock, load_manifest, read_marker, remove_stale_temps, sha256_file,
+                    write_parquet_atomic)
 from . import metrics
-from .build import STATE_DIR, load_manifest, write_parquet_atomic
 from .clicker import run_interactive
-from .fsutil import atomic_write_json, folder_lock, remove_stale_temps, sha256_file
 from .protocols import EVAL_PROTOCOLS, PROTOCOLS, ProtocolSpec
-from .schema import decode_rle, encode_rle
+from .records import RESULT_SCHEMA
 from .uncertainty import uncertainty_metrics
 
-RESULT_SCHEMA = pa.schema([
-    ("model", pa.string()), ("checkpoint_sha256", pa.string()), ("dataset", pa.string()), ("source", pa.string()),
-    ("config", pa.string()), ("split", pa.string()), ("condition", pa.string()), ("severity", pa.int32()),
-    ("image_id", pa.string()), ("object_id", pa.int64()), ("category", pa.string()), ("area", pa.int64()),
-    ("height", pa.int32()), ("width", pa.int32()), ("protocol", pa.string()), ("round", pa.int32()),
-    ("candidate", pa.int32()), ("score", pa.float32()),
-    ("iou", pa.float64()), ("dice", pa.float64()), ("pixel_accuracy", pa.float64()), ("boundary_iou", pa.float64()),
-    # pixel-level uncertainty metrics: null unless the model returns an uncertainty map
-    ("unc_auroc", pa.float64()), ("aurc", pa.float64()), ("e_aurc", pa.float64()), ("pavpu", pa.float64()),
-    ("unc_mean", pa.float64()),
-    # COCO RLE counts of ground truth and prediction (one-shot protocols), so AP can be computed later
-    ("gt_rle", pa.string()), ("pred_rle", pa.string()),
-])
-UNCERTAINTY_COLUMNS = ("unc_auroc", "aurc", "e_aurc", "pavpu", "unc_mean")
 
 
-class EvalConflictError(RuntimeError):
+class EvalConflictError(JobConflictError):
     pass
-
-
-def decode_image(data: bytes, where: str) -> np.ndarray:
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"{where}: image bytes do not decode")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 @dataclass
@@ -225,9 +205,7 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     total_rows, done, all_skipped = 0, 0, []
     with folder_lock(target / STATE_DIR, f"eval-{i}-of-{n}.lock"):
         id_file = target / STATE_DIR / "eval.json"
-        if id_file.exists() and json.loads(id_file.read_text()) != identity:
-            raise EvalConflictError(f"{target} holds results of a different evaluation (model checkpoint, protocol or "
-                                    "dataset build differ); use another --out")
+        check_identity(id_file, identity, holds="results of a different evaluation", error=EvalConflictError)
         atomic_write_json(id_file, identity)
         for rel in [] if merge else mine:
             meta = manifest["files"][rel]
@@ -260,24 +238,19 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     return EvalResult(target, done, len(mine), total_rows, all_skipped, complete=not missing)
 
 
-class IncompleteResultsError(RuntimeError):
-    pass
-
-
 def _out_rel(rel: str) -> str:
     return rel.removeprefix("data/")
 
 
 def _marker(target: Path, rel: str) -> Path:
-    return target / STATE_DIR / "done" / (_out_rel(rel).replace("/", "__") + ".json")
+    return done_marker(target, _out_rel(rel).replace("/", "__") + ".json")
 
 
 def _verified(target: Path, rel: str, meta: dict) -> Optional[dict]:
     """The done-marker of a dataset file's results if it and its result file verify, else None."""
-    marker, dest = _marker(target, rel), target / _out_rel(rel)
-    if not (marker.exists() and dest.exists()):
+    info, dest = read_marker(_marker(target, rel)), target / _out_rel(rel)
+    if info is None or not dest.exists():
         return None
-    info = json.loads(marker.read_text())
     ok = info["input_sha256"] == meta["sha256"] and info["sha256"] == sha256_file(dest)
     return info | {"skipped": info.get("skipped", []), "file": _out_rel(rel)} if ok else None
 
@@ -289,23 +262,3 @@ def _write_results_manifest(target: Path, identity: dict) -> None:
                                     "skipped": x.get("skipped", [])} for x in infos}
     atomic_write_json(target / "manifest.json", {"evaluation": identity, "files": files,
                                                  "rows": sum(f["rows"] for f in files.values())})
-
-
-def read_results(results_dir: str | os.PathLike, allow_incomplete: bool = False) -> pa.Table:
-    """Every evaluation under ``results_dir`` (all datasets, models, protocols) as one table. An
-    evaluation folder without ``manifest.json`` is unfinished (a shard still missing, or killed): it is
-    refused unless ``allow_incomplete``, so a leaderboard never shows a partial mean as final."""
-    targets = sorted(p.parent.parent for p in Path(results_dir).rglob(f"{STATE_DIR}/eval.json"))
-    if not targets:
-        raise FileNotFoundError(f"no evaluation results under {results_dir}")
-    paths = []
-    for t in targets:
-        m = t / "manifest.json"
-        if m.exists():
-            paths += [t / f for f in sorted(json.loads(m.read_text())["files"])]
-        elif allow_incomplete:
-            paths += sorted(p for p in t.rglob("*.parquet") if STATE_DIR not in p.parts)
-        else:
-            raise IncompleteResultsError(f"{t}: evaluation not complete (no manifest.json); rerun the same "
-                                         "`robustseg eval` command (or its missing --shard parts, then --merge)")
-    return pa.concat_tables([pq.read_table(p, schema=RESULT_SCHEMA) for p in paths])

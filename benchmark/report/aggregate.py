@@ -8,18 +8,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..eval.ap import ImageInstances, Instance, coco_ap
+from ..eval.clicker import noc_summary
+from ..eval.protocols import EVAL_PROTOCOLS
+from ..eval.uncertainty import ece
+from ..vocab import AP_LABELS, MEAN_METRICS, NOC_THRESHOLDS, UNCERTAINTY_METRICS, track_of
 from . import stats
-from .ap import ImageInstances, Instance, coco_ap
-from .clicker import noc
-from .protocols import EVAL_PROTOCOLS
-from .uncertainty import ece
 
-#: result column -> label of its mean over instances (percent)
-MEAN_METRICS = {"iou": "mIoU", "dice": "mDice", "pixel_accuracy": "mPA", "boundary_iou": "mBIoU"}
-#: pixel-level uncertainty columns -> label (mean over instances where defined, percent)
-UNCERTAINTY_METRICS = {"unc_auroc": "AUROC", "aurc": "AURC", "e_aurc": "E-AURC", "pavpu": "PAvPU"}
-AP_LABELS = {"AP": "AP", "AP50": "AP50", "AP75": "AP75", "APs": "APs", "APm": "APm", "APl": "APl"}
-REAL_SOURCES = ("bdd100k", "lis", "acdc")
 CELL_KEYS = ["dataset", "model", "protocol", "condition", "severity"]
 INSTANCE_KEY = ["image_id", "object_id"]
 
@@ -37,15 +32,6 @@ class Cell:
     instances: int
     values: dict  # label -> value (percent; NoC in clicks)
     ci: dict = field(default_factory=dict)  # label -> (low, high), bootstrap 95%
-
-
-def track_of(protocol: str, source: str) -> str:
-    if source in REAL_SOURCES:
-        return "real_degradations"
-    spec = EVAL_PROTOCOLS.get(protocol)
-    if spec is not None and spec.clicks:
-        return "interactive"
-    return "robustseg_box" if protocol.startswith("box") else "robustseg_point"
 
 
 def _mean_ci(values: np.ndarray, key: str) -> tuple[float, tuple[float, float]]:
@@ -81,22 +67,31 @@ def one_shot_cells(df: pd.DataFrame) -> list[Cell]:
     return cells
 
 
+def frame_ap(g: pd.DataFrame, by_category: bool = True) -> dict[str, float]:
+    """COCO AP family (pycocotools, fractions) of result rows that kept their masks. Images are keyed by
+    (split, image_id), so rows pooled over conditions stay distinct images; ``by_category`` False treats
+    every instance as one class, as the papers' class-agnostic promptable AP does."""
+    images = []
+    for (split, image_id), gi in g.groupby(["split", "image_id"], sort=True):
+        h, w = int(gi.height.iloc[0]), int(gi.width.iloc[0])
+        cats = gi.category if by_category else [1] * len(gi)
+        images.append(ImageInstances(
+            f"{split}/{image_id}", h, w,
+            gts=[Instance({"size": [h, w], "counts": r.gt_rle}, c, area=float(r.area))
+                 for r, c in zip(gi.itertuples(), cats)],
+            preds=[Instance({"size": [h, w], "counts": r.pred_rle}, c, score=float(r.score))
+                   for r, c in zip(gi.itertuples(), cats)]))
+    return coco_ap(images)
+
+
 def ap_cells(df: pd.DataFrame) -> list[Cell]:
-    """COCO AP family (pycocotools) per cell, from the stored ground-truth and predicted masks; the
-    detection score is the model's predicted score of the chosen mask."""
+    """COCO AP family per cell, from the stored ground-truth and predicted masks; the detection score is
+    the model's predicted score of the chosen mask."""
     cells = []
     df = df[df.gt_rle.notna() & df.pred_rle.notna()]
     for (dataset, model, protocol, condition, severity), g in df.groupby(CELL_KEYS, sort=True):
-        images = []
-        for image_id, gi in g.groupby("image_id", sort=True):
-            h, w = int(gi.height.iloc[0]), int(gi.width.iloc[0])
-            images.append(ImageInstances(
-                image_id, h, w,
-                gts=[Instance({"size": [h, w], "counts": r.gt_rle}, r.category, area=float(r.area)) for r in gi.itertuples()],
-                preds=[Instance({"size": [h, w], "counts": r.pred_rle}, r.category, score=float(r.score))
-                       for r in gi.itertuples()]))
-        ap = coco_ap(images)
-        values = {label: 100 * ap[k] for k, label in AP_LABELS.items() if k in ap}
+        ap = frame_ap(g)
+        values = {label: 100 * ap[label] for label in AP_LABELS if label in ap}
         cells.append(Cell("ap", dataset, model, protocol, condition, int(severity), len(g), values))
     return cells
 
@@ -122,7 +117,8 @@ def interactive_cells(df: pd.DataFrame) -> list[Cell]:
                     values[label], ci[label] = _mean_ci(gk[col].to_numpy(), f"{key}/{k}/{label}")
             cells.append(Cell(track, dataset, model, f"{protocol}@{k}", condition, int(severity), len(gk), values, ci))
         if spec.clicks >= 20:
-            values = {f"NoC{t}": float(np.mean([noc(s, t / 100, spec.clicks) for s in per_instance])) for t in (85, 90)}
+            summary = noc_summary(per_instance, [t / 100 for t in NOC_THRESHOLDS], spec.clicks)
+            values = {f"NoC{t}": summary[f"NoC@{t}"] for t in NOC_THRESHOLDS}
             cells.append(Cell(track, dataset, model, protocol, condition, int(severity), len(per_instance), values))
     return cells
 

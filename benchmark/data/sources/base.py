@@ -11,6 +11,9 @@ class Source(ABC):
     """Random access by index, so a build can be sharded over workers and machines."""
 
     name: str = ""
+    #: True where the samples' conditions are real adverse conditions (night, rain, low light, ...), not
+    #: clear images for the corruption profile: their datasets go on the real-degradation track
+    real_conditions: bool = False
     license: str = "unknown"
     citation: str = ""
     homepage: str = ""
@@ -60,6 +63,12 @@ def _load_builtin() -> None:
 def list_sources() -> list[SourceInfo]:
     _load_builtin()
     return sorted(_SOURCES.values(), key=lambda s: s.name)
+
+
+def source_info(name: str) -> SourceInfo | None:
+    """The registration of source ``name``, or None where no such source is registered."""
+    _load_builtin()
+    return _SOURCES.get(name)
 
 
 def create_source(name: str, **options) -> Source:

@@ -305,6 +305,7 @@ def _lis_image_path(folder: Path, file_name) -> Path:
                  layout="<root>/{RGB-dark,RGB-normal}/JPEGImages/<n>.{JPG,png} + "
                         "<root>/annotations/lis_coco_JPG_<split>+1.json (dark), lis_coco_png_<split>.json (normal)")
 class LisSource(_CocoLike):
+    real_conditions = True
     license = "research use (LIS authors; see the LIS repository)"
     citation = ("@article{LIS, title={Instance Segmentation in the Dark}, author={Chen, Linwei and Fu, Ying and "
                 "Wei, Kaixuan and Zheng, Dezhi and Heide, Felix}, journal={International Journal of Computer "

@@ -5,8 +5,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from .build import STATE_DIR, load_manifest
-from .fsutil import sha256_file
+from ..jobs import STATE_DIR, load_manifest, sha256_file
 
 
 def verify_dataset(dataset_dir: str | os.PathLike) -> dict:

@@ -19,18 +19,16 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 import corruptions
 from corruptions import CLEAR, split_name
 
+from ..jobs import (STATE_DIR, JobConflictError, atomic_write_json, atomic_write_text, check_identity, done_marker,
+                    dump_json, folder_lock, read_marker, remove_stale_temps, sha256_file, write_parquet_atomic)
 from . import card
-from .fsutil import (atomic_write_json, atomic_write_text, dump_json, folder_lock, os_error_reason,
-                     remove_stale_temps, sha256_file, temp_path_for)
-from .schema import FEATURES, SCHEMA_VERSION, Sample, object_record
+from .schema import FEATURES, SCHEMA_VERSION, Sample, encode_image, object_record
 from .sources import create_source
 
-STATE_DIR = ".robustseg"
 DEFAULT_CONFIG = "default"
 IMAGE_FORMATS = ("jpeg", "png")
 
@@ -56,7 +54,7 @@ class BuildConfig:
         return d
 
 
-class BuildConflictError(RuntimeError):
+class BuildConflictError(JobConflictError):
     pass
 
 
@@ -91,17 +89,6 @@ def plan_chunks(cfg: BuildConfig, n_source: int) -> list[Chunk]:
         for k, start in enumerate(range(0, len(idx), cfg.images_per_shard)):
             chunks.append(Chunk(name, k, [int(i) for i in idx[start:start + cfg.images_per_shard]]))
     return chunks
-
-
-def encode_image(image: np.ndarray, fmt: str, jpeg_quality: int) -> bytes:
-    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    if fmt == "jpeg":
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
-    else:
-        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
-    if not ok:
-        raise RuntimeError(f"OpenCV could not encode an image of shape {image.shape} as {fmt}")
-    return buf.tobytes()
 
 
 def sample_rows(sample: Sample, profile: list[tuple[str, int]], cfg: BuildConfig) -> list[tuple[str, dict]]:
@@ -139,34 +126,15 @@ def sample_rows(sample: Sample, profile: list[tuple[str, int]], cfg: BuildConfig
     return out
 
 
-def write_parquet_atomic(path: Path, table: pa.Table, **kwargs) -> None:
-    """Write ``table`` to a temp file beside ``path``, then rename; on any failure (full disk,
-    read-only folder, kill) no file appears under ``path`` and the temp file is removed."""
-    try:
-        tmp = temp_path_for(path)
-    except OSError as e:
-        raise OSError(f"cannot write in {path.parent}: {os_error_reason(e)}") from e
-    try:
-        pq.write_table(table, tmp, **kwargs)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OSError(f"{path}: write failed ({os_error_reason(e)}); nothing was published for it") from e
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _write_parquet(path: Path, rows: list[dict]) -> None:
     write_parquet_atomic(path, pa.Table.from_pylist(rows, schema=FEATURES.arrow_schema), row_group_size=64,
                          compression="zstd")
 
 
 def _chunk_is_done(out: Path, chunk: Chunk) -> bool:
-    marker = out / STATE_DIR / "done" / chunk.marker
-    if not marker.exists():
+    info = read_marker(done_marker(out, chunk.marker))
+    if info is None:
         return False
-    info = json.loads(marker.read_text())
     return all((out / f).exists() and sha256_file(out / f) == meta["sha256"] for f, meta in info["files"].items())
 
 
@@ -209,7 +177,7 @@ def _run_chunk(args: tuple[Path, BuildConfig, Chunk, bool, str]) -> dict:
         files[rel] = {"sha256": sha256_file(out / rel), "rows": len(rows), "split": split,
                       "objects": sum(len(r["objects"]) for r in rows)}
     info = {"config": chunk.config, "chunk": chunk.index, "files": files, "skipped": skipped}
-    atomic_write_json(out / STATE_DIR / "done" / chunk.marker, info)
+    atomic_write_json(done_marker(out, chunk.marker), info)
     return info
 
 
@@ -225,12 +193,7 @@ class BuildResult:
 def _check_identity(out: Path, identity: dict) -> None:
     """Refuse an output folder that holds a different build or unrelated files."""
     id_file = out / STATE_DIR / "build.json"
-    if id_file.exists():
-        old = json.loads(id_file.read_text())
-        if old != identity:
-            diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
-            raise BuildConflictError(f"{out} already holds a different build (differs in: {', '.join(diff)}); "
-                                     "use another --out or delete the folder")
+    if check_identity(id_file, identity, holds="a different build", error=BuildConflictError):
         return
     if out.exists() and any(p.name != STATE_DIR for p in out.iterdir()):
         raise BuildConflictError(f"{out} is not empty and holds no robustseg build; use an empty or new folder")
@@ -304,7 +267,7 @@ def finalize(out: Path, cfg: BuildConfig, identity: dict, chunks: list[Chunk]) -
     """Manifest and dataset card from the done-markers; written last, so their presence means complete."""
     files, skipped = {}, []
     for c in chunks:
-        info = json.loads((out / STATE_DIR / "done" / c.marker).read_text())
+        info = read_marker(done_marker(out, c.marker))
         files.update(info["files"])
         skipped += [s | {"config": c.config} for s in info["skipped"]]
     splits: dict[str, dict[str, dict]] = {}
@@ -321,12 +284,3 @@ def finalize(out: Path, cfg: BuildConfig, identity: dict, chunks: list[Chunk]) -
     atomic_write_text(out / "README.md", card.render_card(manifest, source))
     atomic_write_json(out / "manifest.json", manifest)  # last: its presence means the build is complete
     return manifest
-
-
-def load_manifest(dataset_dir: str | os.PathLike) -> dict:
-    """The manifest of a complete build; a clear error for an incomplete or foreign folder."""
-    path = Path(dataset_dir) / "manifest.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{dataset_dir} has no manifest.json: not a robustseg dataset, or its build is "
-                                "incomplete (rerun the same build command to finish it)")
-    return json.loads(path.read_text())

@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from ..eval.protocols import EVAL_PROTOCOLS
+from ..vocab import track_of
 from . import stats
-from .aggregate import CELL_KEYS, track_of
-from .protocols import EVAL_PROTOCOLS
+from .aggregate import CELL_KEYS
 
 COLUMNS = ["track", "dataset", "protocol", "condition", "severity", "metric", "model_a", "model_b", "n",
            "mean_diff", "statistic", "p", "p_holm", "effect_size"]

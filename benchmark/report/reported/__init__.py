@@ -80,7 +80,7 @@ def _check(rec: dict, where: str) -> ReportedRow:
     if not _TABLE.match(rec["table"]):
         raise bad(f"table {rec['table']!r} is not of the form 'Table N'")
     if rec["dataset"] not in DATASETS:
-        raise bad(f"unknown dataset {rec['dataset']!r} (add it to benchmark/reported/vocab.py DATASETS)")
+        raise bad(f"unknown dataset {rec['dataset']!r} (add it to benchmark/report/reported/vocab.py DATASETS)")
     if rec["condition"] not in CONDITIONS:
         raise bad(f"unknown condition {rec['condition']!r}; known: {', '.join(sorted(CONDITIONS))}")
     if not PROTOCOL_RE.match(rec["protocol"]):

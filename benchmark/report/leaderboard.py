@@ -15,16 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..jobs import atomic_write_text
+from ..vocab import METRIC_ORDER, PERCENT_METRICS
+from ..vocab import format_value as _fmt
 from . import plots as plotting
 from .aggregate import all_cells
-from .evaluate import read_results
-from .fsutil import atomic_write_text
+from .results import results_frame
 from .significance import paired_tests, write_tests_csv
 
-#: every label a leaderboard may show, in column order ("gap": mIoU clear - this condition, points)
-METRIC_ORDER = ("mIoU", "mDice", "mPA", "mBIoU", "gap", "AP", "AP50", "AP75", "APs", "APm", "APl", "NoC85", "NoC90",
-                "AUROC", "AURC", "E-AURC", "PAvPU", "ECE")
-PERCENT_METRICS = METRIC_ORDER[:11]
 TRACKS = {"box": "robustseg_box", "point": "robustseg_point"}
 REAL_DATASETS = ("bdd100k", "lis", "acdc", "bdd100k+lis")
 POOLED = ("clear", "average", "degraded", "real")  # reported pseudo-conditions: not degradations to average
@@ -75,16 +73,6 @@ def reported_rows() -> list[Row]:
     return [Row(t, d, m, "reported", p, c, s, 0, v, paper, table) for (t, d, m, p, c, s, paper, table), v in groups.items()]
 
 
-def _fmt(v) -> str:
-    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.2f}"
-
-
-def _results_frame(results_dirs: list[str | os.PathLike], allow_incomplete: bool = False):
-    import pyarrow as pa
-
-    return pa.concat_tables([read_results(d, allow_incomplete) for d in results_dirs]).to_pandas()
-
-
 def _measured(df) -> list[Row]:
     return [Row(c.track, c.dataset, c.model, "measured", c.protocol, c.condition, c.severity, c.instances, c.values,
                 ci=c.ci) for c in all_cells(df)]
@@ -92,7 +80,7 @@ def _measured(df) -> list[Row]:
 
 def measured_rows(results_dirs: list[str | os.PathLike]) -> list[Row]:
     """Every measured cell of every track (means in percent with bootstrap CIs, gaps, AP, NoC, ...)."""
-    return _measured(_results_frame(results_dirs))
+    return _measured(results_frame(results_dirs))
 
 
 def metric_columns(rows: list[Row]) -> list[str]:
@@ -159,7 +147,7 @@ def build_leaderboards(results_dirs: list[str | os.PathLike], out: str | os.Path
     """Regenerate every track's CSV, markdown, plots and paired tests under ``out``; returns the files
     written. ``reported`` adds the papers' printed numbers as rows marked ``reported``."""
     out = Path(out)
-    df = _results_frame(results_dirs, allow_incomplete)
+    df = results_frame(results_dirs, allow_incomplete)
     rows = _measured(df) + (reported_rows() if reported else [])
     tests = paired_tests(df)
     written = []

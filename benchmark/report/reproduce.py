@@ -1,6 +1,6 @@
 """Reproduction suites: rerun a seed paper's table and show reported, reproduced and their difference.
 
-A suite (``benchmark/reported/suites.json``) names datasets, conditions, protocols, metrics and the
+A suite (``benchmark/report/reported/suites.json``) names datasets, conditions, protocols, metrics and the
 papers' models. ``reproduce`` checks every input first and fails with one message listing what is
 missing, then builds the datasets it lacks (resumable), evaluates each model on each (cached per
 build, model and protocol), and writes ``<suite>.csv`` and ``<suite>.md`` with one row per printed
@@ -20,14 +20,14 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from ..jobs import atomic_write_text
+from ..vocab import AP_LABELS, COLUMN_OF, SYNTHETIC_CONDITIONS
+from ..vocab import format_value as _f
+from .aggregate import frame_ap
 from .reported import PAPERS, ReportedRow, load_reported
 from .reported.suites import SourceInput, Suite, SuiteDataset, SuiteModel, load_suites
-from .reported.vocab import SYNTHETIC_CONDITIONS
 
 BUILD_PROFILES = {"robustsam": "robustsam", "clear": "clear", "real": "clear"}  # real: the source's own conditions
-MEAN_COLUMNS = {"mIoU": "iou", "mDice": "dice", "mPA": "pixel_accuracy", "mBIoU": "boundary_iou",
-                "AUROC": "unc_auroc", "AURC": "aurc", "PAvPU": "pavpu"}
-AP_LABELS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 NOT_ADVERSE = ("clear", "undefined", "reference")  # conditions a pooled "real" leaves out
 CONDITION_ALIASES = {"rainy": "rain", "snowy": "snow", "foggy": "fog"}  # BDD100K weather -> vocabulary
 CSV_COLUMNS = ("suite", "paper", "table", "model", "our_model", "dataset", "condition", "protocol", "our_protocol",
@@ -234,7 +234,7 @@ class _Build:
 
 def _builds(suite: Suite, ready: set[str], override: Mapping[str, SuiteDataset], data_root: Optional[Path],
             limit: Optional[int], seed: int) -> list[_Build]:
-    from .build import BuildConfig
+    from ..data.build import BuildConfig
 
     out = []
     for ds in suite.datasets:
@@ -255,7 +255,7 @@ def _builds(suite: Suite, ready: set[str], override: Mapping[str, SuiteDataset],
 
 def _preflight_sources(builds: Sequence[_Build], out: Path) -> None:
     """Open every source that still has to be built, so a bad layout fails before hours of building."""
-    from .sources import create_source
+    from ..data.sources import create_source
 
     problems = []
     for b in builds:
@@ -270,7 +270,7 @@ def _preflight_sources(builds: Sequence[_Build], out: Path) -> None:
 
 
 def _build_all(builds: Sequence[_Build], out: Path, progress: Progress) -> None:
-    from .build import build
+    from ..data.build import build
 
     for k, b in enumerate(builds, 1):
         if (out / b.name / "manifest.json").exists():
@@ -287,10 +287,11 @@ def _results(model_statuses: Sequence[InputStatus], builds: Sequence[_Build], pr
     """(our model, build name, our protocol) -> per-instance result rows as a DataFrame."""
     from baselines import create_model
 
-    from .evaluate import evaluate, read_results
+    from ..eval.evaluate import evaluate
+    from .results import read_results
 
     columns = ["model", "dataset", "split", "condition", "severity", "image_id", "object_id", "height", "width",
-               "protocol", "round", "score", *MEAN_COLUMNS.values()] + (["gt_rle", "pred_rle"] if need_masks else [])
+               "protocol", "round", "score", *COLUMN_OF.values()] + (["gt_rle", "pred_rle", "category", "area"] if need_masks else [])
     frames = {}
     for st in {s.registry: s for s in model_statuses}.values():
         model = create_model(st.registry, checkpoint=st.checkpoint, device=device, **model_kwargs.get(st.registry, {}))
@@ -327,25 +328,16 @@ def _select(df, condition: str):
 
 
 def _ap(df, metric: str) -> tuple[Optional[float], str]:
-    from .ap import ImageInstances, Instance, coco_ap
-
     if df["gt_rle"].isna().any():
         return None, "AP needs one-shot predictions with masks"
-    images = []
-    for (_, split, image_id), g in df.groupby(["dataset", "split", "image_id"], sort=True):
-        h, w = int(g["height"].iloc[0]), int(g["width"].iloc[0])
-        rle = [{"size": [h, w], "counts": c} for c in g["gt_rle"]]
-        pred = [{"size": [h, w], "counts": c} for c in g["pred_rle"]]
-        images.append(ImageInstances(f"{split}/{image_id}", h, w, [Instance(m) for m in rle],
-                                     [Instance(m, score=float(s)) for m, s in zip(pred, g["score"])]))
-    v = coco_ap(images)[metric]
+    v = frame_ap(df, by_category=False)[metric]
     return (None, f"no ground truth in the {metric} size range") if np.isnan(v) else (100.0 * v, "")
 
 
 def _metric(df, metric: str) -> tuple[Optional[float], str]:
     if metric in AP_LABELS:
         return _ap(df, metric)
-    col = MEAN_COLUMNS.get(metric)
+    col = COLUMN_OF.get(metric)
     if col is None:
         return None, f"robustseg does not compute {metric} here"
     values = df[col].dropna()
@@ -441,10 +433,6 @@ def _statistics(suite: Suite, cells: Sequence[Cell]) -> list[dict]:
 
 # ---------------------------------------------------------------- output
 
-def _f(v: Optional[float]) -> str:
-    return "" if v is None else f"{v:.2f}"
-
-
 def write_csv(cells: Sequence[Cell]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -538,8 +526,6 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
     or a mapping paper name -> robustseg model to substitute one. ``dataset_override``: suite dataset
     -> a replacement ``SuiteDataset`` (e.g. the synthetic source, for tests). Raises
     ``MissingInputsError`` listing every missing input before any work."""
-    from .fsutil import atomic_write_text
-
     s = get_suite(suite)
     override = dict(dataset_override or {})
     status = suite_status(s, data_root, checkpoints, models=models, datasets=datasets, dataset_override=override)

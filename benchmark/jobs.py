@@ -1,4 +1,8 @@
-"""Atomic writes, checksums and folder locks shared by long jobs (build, eval, leaderboard)."""
+"""The one job folder that build, eval and train share: a lock, the job's identity (refusing a folder
+that holds another job), done-markers, atomic json/text/parquet writes and manifest reads.
+
+Every long job writes its outputs through here, so a killed job leaves either the previous version of a
+file or the new one, never half of one, and a rerun of the same job resumes where it stopped."""
 from __future__ import annotations
 
 import hashlib
@@ -6,8 +10,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 from filelock import FileLock, Timeout
+
+#: a job's private state (identity, done-markers, locks) inside its output folder; not part of the output
+STATE_DIR = ".robustseg"
 
 
 def os_error_reason(e: OSError) -> str:
@@ -108,3 +116,66 @@ def folder_lock(folder: Path, name: str = "lock") -> FileLock:
             lock.release()
 
     return _Guard()
+
+
+def write_parquet_atomic(path: Path, table, **kwargs) -> None:
+    """Write a pyarrow ``table`` to a temp file beside ``path``, then rename; on any failure (full disk,
+    read-only folder, kill) no file appears under ``path`` and the temp file is removed."""
+    import pyarrow.parquet as pq
+
+    try:
+        tmp = temp_path_for(path)
+    except OSError as e:
+        raise OSError(f"cannot write in {path.parent}: {os_error_reason(e)}") from e
+    try:
+        pq.write_table(table, tmp, **kwargs)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"{path}: write failed ({os_error_reason(e)}); nothing was published for it") from e
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class JobConflictError(RuntimeError):
+    """The output folder holds another job's state (a different build, evaluation or training run)."""
+
+
+def check_identity(id_file: Path, identity: dict, *, holds: str, error: type[JobConflictError] = JobConflictError,
+                   key: Optional[str] = None) -> bool:
+    """Compare a job's identity with the one recorded in ``id_file`` (under ``key`` if given). True if the
+    folder holds this same job, False if it holds none yet; a different job raises ``error`` naming the
+    fields that differ, so the user sees why the folder was refused."""
+    if not id_file.exists():
+        return False
+    old = json.loads(id_file.read_text())
+    old = old[key] if key else old
+    if old != identity:
+        diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
+        raise error(f"{id_file.parent.parent if id_file.parent.name == STATE_DIR else id_file.parent} holds "
+                    f"{holds} (differs in: {', '.join(diff)}); use another output folder")
+    return True
+
+
+def done_marker(folder: Path, name: str) -> Path:
+    """Where a job records one finished work unit (with its files' sha256) inside its state folder."""
+    return folder / STATE_DIR / "done" / name
+
+
+def read_marker(path: Path) -> Optional[dict]:
+    """A done-marker's content, or None where it is absent."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def load_manifest(dataset_dir: str | os.PathLike) -> dict:
+    """The manifest of a complete build; a clear error for an incomplete or foreign folder."""
+    path = Path(dataset_dir) / "manifest.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{dataset_dir} has no manifest.json: not a robustseg dataset, or its build is "
+                                "incomplete (rerun the same build command to finish it)")
+    return json.loads(path.read_text())
+
+
+class IncompleteResultsError(RuntimeError):
+    """An evaluation folder lacks verified results for some dataset files (no results manifest yet)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fsutil import atomic_write_bytes
+from ..jobs import atomic_write_bytes
 
 
 def _save(fig, path: Path) -> Path:

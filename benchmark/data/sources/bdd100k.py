@@ -131,6 +131,7 @@ def _frames(data, path: Path) -> list[dict]:
                         "(or labels/<task>/polygons|rles/<task>_<split>.json); attributes from "
                         "<root>/labels/det_20/det_<split>.json")
 class Bdd100kSource(Source):
+    real_conditions = True
     license = ("BDD100K License (Regents of the University of California): educational, research and "
                "not-for-profit use; keep the copyright notice")
     citation = ("@inproceedings{bdd100k, title={BDD100K: A Diverse Driving Dataset for Heterogeneous Multitask "

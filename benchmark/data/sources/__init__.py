@@ -1,0 +1,4 @@
+from .base import Source, SourceInfo, UnknownSourceError, create_source, list_sources, register_source, \
+    source_info
+
+__all__ = ["Source", "SourceInfo", "UnknownSourceError", "create_source", "list_sources", "register_source", "source_info"]

@@ -1,3 +1,0 @@
-from .base import Source, SourceInfo, UnknownSourceError, create_source, list_sources, register_source
-
-__all__ = ["Source", "SourceInfo", "UnknownSourceError", "create_source", "list_sources", "register_source"]

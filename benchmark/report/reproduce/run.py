@@ -1,0 +1,156 @@
+"""Run a suite: build the datasets it lacks, evaluate every runnable model on each, tabulate, render."""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Mapping, Optional, Sequence
+
+from ...jobs import atomic_write_text
+from ...vocab import AP_LABELS, COLUMN_OF
+from ..reported import load_reported
+from ..reported.suites import SourceInput, Suite, SuiteDataset
+from .render import stats_csv, write_csv, write_markdown
+from .status import InputStatus, MissingInputsError, ModelSelection, get_suite, input_root, suite_status
+from .tabulate import Tabulator, cells_of, statistics
+
+BUILD_PROFILES = {"robustsam": "robustsam", "clear": "clear", "real": "clear"}  # real: the source's own conditions
+Progress = Optional[Callable[[str], None]]
+
+
+@dataclass(frozen=True)
+class Build:
+    dataset: str  # suite dataset key
+    source: str
+    name: str  # folder name under out/datasets, also the results' dataset name
+    config: object  # BuildConfig
+
+
+def _builds(suite: Suite, ready: set[str], override: Mapping[str, SuiteDataset], data_root: Optional[Path],
+            limit: Optional[int], seed: int) -> list[Build]:
+    from ...data.build import BuildConfig
+
+    out = []
+    for ds in suite.datasets:
+        if ds.dataset not in ready:
+            continue
+        ds = override.get(ds.dataset, ds)
+        for inp in ds.inputs:
+            options = dict(inp.options)
+            root = input_root(inp, data_root)
+            if root is not None:
+                options["root"] = str(root.resolve())
+            cfg = BuildConfig(source=inp.source, source_options=options, profile=BUILD_PROFILES[ds.profile],
+                              seed=seed, limit=limit)
+            digest = hashlib.sha256(json.dumps(cfg.identity(), sort_keys=True).encode()).hexdigest()[:8]
+            out.append(Build(ds.dataset, inp.source, f"{inp.source}-{cfg.profile}-{digest}", cfg))
+    return out
+
+
+def _preflight_sources(builds: Sequence[Build], out: Path) -> None:
+    """Open every source that still has to be built, so a bad layout fails before hours of building."""
+    from ...data.sources import create_source
+
+    problems = []
+    for b in builds:
+        if (out / b.name / "manifest.json").exists():
+            continue
+        try:
+            create_source(b.source, **b.config.source_options)
+        except (FileNotFoundError, ValueError, TypeError, OSError, KeyError) as e:
+            problems.append(f"dataset {b.dataset} ({b.source}): {e}")
+    if problems:
+        raise MissingInputsError("cannot read these datasets:\n  " + "\n  ".join(problems))
+
+
+def _build_all(builds: Sequence[Build], out: Path, progress: Progress) -> None:
+    from ...data.build import build
+
+    for k, b in enumerate(builds, 1):
+        if (out / b.name / "manifest.json").exists():
+            continue
+        if progress:
+            progress(f"build {k}/{len(builds)}: {b.dataset} from {b.source} -> {out / b.name}")
+        r = build(b.config, out / b.name)
+        if not r.complete:
+            raise RuntimeError(f"{out / b.name}: build incomplete ({r.chunks_done}/{r.chunks_total} chunks)")
+
+
+def _results(model_statuses: Sequence[InputStatus], builds: Sequence[Build], protocols: Sequence[str], out: Path,
+             device: str, model_kwargs: Mapping[str, dict], need_masks: bool, progress: Progress) -> dict:
+    """(our model, build name, our protocol) -> per-instance result rows as a DataFrame."""
+    from baselines import create_model
+
+    from ...eval.evaluate import evaluate
+    from ..results import read_results
+
+    columns = ["model", "dataset", "split", "condition", "severity", "image_id", "object_id", "height", "width",
+               "protocol", "round", "score", *COLUMN_OF.values()] + (["gt_rle", "pred_rle", "category", "area"] if need_masks else [])
+    frames = {}
+    for st in {s.registry: s for s in model_statuses}.values():
+        model = create_model(st.registry, checkpoint=st.checkpoint, device=device, **model_kwargs.get(st.registry, {}))
+        for b, protocol in itertools.product({b.name: b for b in builds}.values(), protocols):
+            if progress:
+                progress(f"eval {st.registry} {protocol} on {b.name}")
+            r = evaluate(model, out / "datasets" / b.name, protocol, out / "results", dataset_name=b.name)
+            frames[(st.registry, b.name, protocol)] = read_results(r.out).select(columns).to_pandas()
+        del model
+    return frames
+
+
+def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: Mapping[str, Optional[str]],
+              out: str | os.PathLike, *, models: ModelSelection = None, datasets: Optional[Sequence[str]] = None,
+              limit: Optional[int] = None, device: str = "cpu", model_kwargs: Optional[Mapping[str, dict]] = None,
+              dataset_override: Optional[Mapping[str, SuiteDataset]] = None, seed: int = 0,
+              progress: Progress = None) -> Path:
+    """Rerun ``suite``: build what is missing under ``out/datasets``, evaluate into ``out/results``, and
+    write ``out/<suite>.csv`` and ``.md`` (plus ``<suite>_stats.csv`` for suites with a statistical
+    test). Returns the CSV path.
+
+    ``checkpoints``: robustseg model name -> checkpoint file; None as the path means random init
+    (tests only). ``models``: the paper's model names to run (default: every one robustseg can run),
+    or a mapping paper name -> robustseg model to substitute one. ``dataset_override``: suite dataset
+    -> a replacement ``SuiteDataset`` (e.g. the synthetic source, for tests). Raises
+    ``MissingInputsError`` listing every missing input before any work."""
+    s = get_suite(suite)
+    override = dict(dataset_override or {})
+    status = suite_status(s, data_root, checkpoints, models=models, datasets=datasets, dataset_override=override)
+    if not status.runnable:
+        raise MissingInputsError(f"suite {s.name}: nothing robustseg can run (no dataset with a reader, or no model "
+                                 "with weights); `robustseg reproduce --list` shows why. Substitute a model with "
+                                 "models={paper name: robustseg model}")
+    if status.missing:
+        raise MissingInputsError(f"suite {s.name} cannot run; missing inputs:\n  "
+                                 + "\n  ".join(f"{i.kind} {i.name}: {i.detail}" for i in status.missing))
+    out = Path(out)
+    ready = {i.name for i in status.inputs if i.kind == "dataset" and i.state == "present"}
+    builds = _builds(s, ready, override, None if data_root is None else Path(data_root), limit, seed)
+    _preflight_sources(builds, out / "datasets")
+    _build_all(builds, out / "datasets", progress)
+    protocols = sorted({m.protocol for m in s.matches if m.protocol})
+    runnable = [i for i in status.inputs if i.kind == "model" and i.state == "present"]
+    need_masks = any(k in AP_LABELS for k in s.metrics)
+    frames = _results(runnable, builds, protocols, out, device, dict(model_kwargs or {}), need_masks, progress)
+    cells = cells_of(s, Tabulator(s, status, builds, frames), s.reported(load_reported()))
+    stats = statistics(s, cells) if s.statistics else []
+    path = out / f"{s.name}.csv"
+    atomic_write_text(path, write_csv(cells))
+    atomic_write_text(out / f"{s.name}.md", write_markdown(s, status, cells, stats, limit))
+    if s.statistics:
+        atomic_write_text(out / f"{s.name}_stats.csv", stats_csv(stats))
+    return path
+
+
+def synthetic_override(suite: Suite, *, num_images: int = 2, width: int = 64, height: int = 48,
+                       profile: Optional[str] = None) -> dict[str, SuiteDataset]:
+    """Every dataset of ``suite`` replaced by the built-in synthetic source (for tests and dry runs).
+    ``profile`` None keeps each dataset's profile, except ``real``, which becomes ``robustsam`` so the
+    pooled real condition has degraded images to pool."""
+    synth = SourceInput("synthetic", None, (), {"num_images": num_images, "width": width, "height": height,
+                                                 "seed": 0, "max_objects": 2})
+    return {d.dataset: replace(d, sources=("synthetic",), inputs=(synth,),
+                               profile=profile or ("robustsam" if d.profile == "real" else d.profile))
+            for d in suite.datasets}

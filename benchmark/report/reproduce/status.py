@@ -1,0 +1,166 @@
+"""What a suite needs (datasets, checkpoints) and whether each input is present; nothing is read but folders."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional, Sequence, Union
+
+from ..reported import PAPERS
+from ..reported.suites import SourceInput, Suite, SuiteDataset, SuiteModel, load_suites
+
+ModelSelection = Union[Mapping[str, Optional[str]], Sequence[str], None]
+
+
+class MissingInputsError(FileNotFoundError):
+    """A suite cannot run: the message lists every missing dataset folder and checkpoint at once."""
+
+
+@dataclass(frozen=True)
+class InputStatus:
+    kind: str  # "dataset" or "model"
+    name: str  # suite dataset key or the paper's model name
+    state: str  # present | missing | unavailable (robustseg cannot provide it) | skipped (not selected)
+    detail: str
+    registry: Optional[str] = None  # models: the robustseg model that runs for it
+    checkpoint: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SuiteStatus:
+    suite: str
+    paper: str
+    tables: tuple[str, ...]
+    inputs: tuple[InputStatus, ...]
+
+    @property
+    def missing(self) -> list[InputStatus]:
+        return [i for i in self.inputs if i.state == "missing"]
+
+    @property
+    def runnable(self) -> bool:
+        """Some dataset has a reader and some model has weights, present or not yet."""
+        return {i.kind for i in self.inputs if i.state in ("present", "missing")} == {"dataset", "model"}
+
+    @property
+    def ready(self) -> bool:
+        return self.runnable and not self.missing
+
+
+def get_suite(name: str) -> Suite:
+    suites = {s.name: s for s in load_suites()}
+    if name not in suites:
+        raise KeyError(f"unknown suite {name!r}; valid suites: {', '.join(suites)}")
+    return suites[name]
+
+
+def input_root(inp: SourceInput, data_root: Optional[Path]) -> Optional[Path]:
+    if inp.root is None:
+        return None
+    root = Path(inp.root)
+    return root if root.is_absolute() or data_root is None else data_root / root
+
+
+def _dataset_status(ds: SuiteDataset, data_root: Optional[Path]) -> InputStatus:
+    if not ds.inputs:
+        return InputStatus("dataset", ds.dataset, "unavailable", "no robustseg reader for it")
+    problems, where = [], []
+    for inp in ds.inputs:
+        root = input_root(inp, data_root)
+        if root is None:
+            where.append(inp.source)
+            continue
+        where.append(f"{inp.source} at {root}")
+        if data_root is None and not Path(inp.root).is_absolute():
+            problems.append(f"{inp.source}: needs --data-root (expects <data-root>/{inp.root})")
+        elif not root.is_dir():
+            problems.append(f"{inp.source}: folder {root} not found")
+        else:
+            absent = [r for r in inp.requires if not (root / r).exists()]
+            if absent:
+                problems.append(f"{inp.source}: {root} lacks {', '.join(absent)}")
+    if problems:
+        return InputStatus("dataset", ds.dataset, "missing", "; ".join(problems))
+    return InputStatus("dataset", ds.dataset, "present", ", ".join(where))
+
+
+def _selection(suite: Suite, models: ModelSelection) -> Optional[dict[str, Optional[str]]]:
+    if models is None:
+        return None
+    chosen = dict(models) if isinstance(models, Mapping) else {m: None for m in models}
+    unknown = sorted(set(chosen) - {m.name for m in suite.models})
+    if unknown:
+        raise KeyError(f"suite {suite.name}: unknown model(s) {unknown}; its models: "
+                       f"{', '.join(m.name for m in suite.models)}")
+    return chosen
+
+
+def _model_status(m: SuiteModel, substitute: Optional[str], checkpoints: Mapping[str, Optional[str]]) -> InputStatus:
+    from baselines import resolve_model
+
+    candidates = [substitute] if substitute else list(m.registry)
+    if not candidates:
+        return InputStatus("model", m.name, "unavailable", f"no robustseg model for it (weights: {m.weights})")
+    for name in candidates:
+        info = resolve_model(name)
+        if not info.checkpoint_files:
+            return InputStatus("model", m.name, "present", f"{name} (weight-free)", name)
+        if name in checkpoints:
+            path = checkpoints[name]
+            if path is None:
+                return InputStatus("model", m.name, "present", f"{name} (random init: not the paper's model)", name)
+            if not Path(path).is_file():
+                return InputStatus("model", m.name, "missing", f"{name}: checkpoint file {path} not found", name)
+            return InputStatus("model", m.name, "present", f"{name} from {path}", name, str(path))
+    need = " or ".join(f"--checkpoint {c}=PATH" for c in candidates)
+    if substitute or m.weights == "public":
+        return InputStatus("model", m.name, "missing", f"needs {need}")
+    return InputStatus("model", m.name, "unavailable", f"weights {m.weights}; to run your own: {need}")
+
+
+def suite_status(suite: Suite, data_root: Optional[str | os.PathLike], checkpoints: Mapping[str, Optional[str]],
+                 *, models: ModelSelection = None, datasets: Optional[Sequence[str]] = None,
+                 dataset_override: Optional[Mapping[str, SuiteDataset]] = None) -> SuiteStatus:
+    """What a rerun of ``suite`` needs and whether each input is present (nothing is read but folders)."""
+    root = None if data_root is None else Path(data_root)
+    override = dict(dataset_override or {})
+    known = {d.dataset for d in suite.datasets}
+    unknown = sorted((set(datasets or ()) | set(override)) - known)
+    if unknown:
+        raise KeyError(f"suite {suite.name}: unknown dataset(s) {unknown}; its datasets: {', '.join(sorted(known))}")
+    inputs = []
+    for ds in suite.datasets:
+        st = _dataset_status(override.get(ds.dataset, ds), root)
+        if datasets is not None and ds.dataset not in datasets and st.state != "unavailable":
+            st = InputStatus("dataset", ds.dataset, "skipped", "not selected")
+        inputs.append(st)
+    chosen = _selection(suite, models)
+    for m in suite.models:
+        if chosen is not None and m.name not in chosen:
+            inputs.append(InputStatus("model", m.name, "skipped", "not selected"))
+        else:
+            inputs.append(_model_status(m, (chosen or {}).get(m.name), checkpoints))
+    return SuiteStatus(suite.name, suite.paper, suite.tables, tuple(inputs))
+
+
+def list_suites_status(data_root: Optional[str | os.PathLike],
+                       checkpoints: Optional[Mapping[str, Optional[str]]] = None) -> list[SuiteStatus]:
+    """Every suite with, per dataset and model, whether it is present, missing or unavailable here."""
+    return [suite_status(s, data_root, checkpoints or {}) for s in load_suites()]
+
+
+def format_status(statuses: Sequence[SuiteStatus]) -> str:
+    """The text of ``robustseg reproduce --list``."""
+    suites = {s.name: s for s in load_suites()}
+    lines = []
+    for st in statuses:
+        s = suites[st.suite]
+        tables = ", ".join(st.tables) or "no tables in the seed"
+        state = "ready" if st.ready else "MISSING INPUTS" if st.runnable else "nothing runnable"
+        lines += [f"{st.suite}  [{state}]", f"  {PAPERS[st.paper].title} ({PAPERS[st.paper].venue}): {tables}",
+                  f"  {s.title}"]
+        for kind in ("dataset", "model"):
+            for i in (i for i in st.inputs if i.kind == kind):
+                lines.append(f"  {kind:7s} {i.state:11s} {i.name}: {i.detail}")
+        lines.append("")
+    return "\n".join(lines)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..jobs import atomic_write_text
-from ..vocab import METRIC_ORDER, PERCENT_METRICS
+from ..vocab import METRIC_ORDER, PERCENT_METRICS, is_real_source
 from ..vocab import format_value as _fmt
 from . import plots as plotting
 from .aggregate import all_cells
@@ -24,7 +24,6 @@ from .results import results_frame
 from .significance import paired_tests, write_tests_csv
 
 TRACKS = {"box": "robustseg_box", "point": "robustseg_point"}
-REAL_DATASETS = ("bdd100k", "lis", "acdc", "bdd100k+lis")
 POOLED = ("clear", "average", "degraded", "real")  # reported pseudo-conditions: not degradations to average
 BASE_COLUMNS = ["track", "dataset", "model", "kind", "protocol", "condition", "severity", "instances"]
 
@@ -55,7 +54,7 @@ def reported_track(r) -> str:
         return "ap"
     if r.metric in ("AUROC", "AURC", "E-AURC", "PAvPU", "ECE"):
         return "uncertainty"
-    if r.dataset in REAL_DATASETS or r.condition == "real":
+    if r.condition == "real" or all(is_real_source(d) for d in r.dataset.split("+")):
         return "real_degradations"
     if r.rounds > 1 or r.paper == "sum":
         return "interactive"

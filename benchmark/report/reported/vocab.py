@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ...vocab import REAL_CONDITIONS, SYNTHETIC_CONDITIONS
+
 
 @dataclass(frozen=True)
 class Paper:
@@ -24,12 +26,6 @@ PAPERS: dict[str, Paper] = {p.key: p for p in (
           "004_05c7ac3f4e6813be.txt"),
 )}
 
-# The 15 Robust-Seg degradations, named as RobustSAM's output folders.
-SYNTHETIC_CONDITIONS = (
-    "snow", "fog", "rain", "gauss_noise", "ISO_noise", "impulse_noise", "resampling_blur", "motion_blur",
-    "zoom_blur", "color_jitter", "compression", "elastic_transform", "frosted_glass_blur", "brightness", "contrast",
-)
-REAL_CONDITIONS = ("night", "fog", "rain", "snow", "low_light", "dawn_dusk")
 # Pooled conditions that papers print as one number.
 AGGREGATE_CONDITIONS = {
     "degraded": "pooled over the 15 Robust-Seg synthetic degradations",

@@ -20,7 +20,8 @@ from benchmark.report.results import read_results  # noqa: E402
 from benchmark.jobs import sha256_file  # noqa: E402
 from benchmark.train import RECIPES, TrainConflictError, recipe_for, train  # noqa: E402
 from benchmark.train.data import index_dataset, stream  # noqa: E402
-from benchmark.train.forward import LOSSES, gumbel_gates, robust_decode  # noqa: E402
+from baselines.sam.gara_sam import gumbel_gates  # noqa: E402
+from benchmark.train.forward import training_loss  # noqa: E402
 from benchmark.train.losses import dice_loss, focal_loss  # noqa: E402
 from benchmark.train.loop import load_init  # noqa: E402
 
@@ -90,8 +91,8 @@ def test_robust_degraded_branch_equals_inference_adapter():
         sparse, dense = model.prompt_encoder(points=pts, boxes=None, masks=None)
         pe = model.prompt_encoder.get_dense_pe()
         want, _ = model.mask_decoder.forward_robust(emb, interm, pe, sparse, dense)
-        got, tokens, feats = robust_decode(model.mask_decoder, emb, interm, pe, sparse, dense, clear=False)
-        _, ctokens, cfeats = robust_decode(model.mask_decoder, emb, interm, pe, sparse, dense, clear=True)
+        got, tokens, feats = model.mask_decoder.training_branch(emb, interm, pe, sparse, dense, clear=False)
+        _, ctokens, cfeats = model.mask_decoder.training_branch(emb, interm, pe, sparse, dense, clear=True)
     torch.testing.assert_close(got, want, rtol=0, atol=0)
     assert tokens.shape == ctokens.shape == (1, 4, 64) and feats.shape == cfeats.shape == (1, 8, 32, 32)
     assert not torch.equal(feats, cfeats)  # the clear branch skips DNC/FGM and uses SAM's tokens
@@ -113,7 +114,7 @@ def test_gara_gates_without_noise_equal_inference_and_train_with_noise():
         model.image_encoder(x).square().mean().backward()
     gate = model.image_encoder.blocks[0].attn.qkv.gate_low.weight
     assert gate.grad is not None and gate.grad.abs().sum() > 0  # straight-through reaches the gates
-    assert "forward" not in vars(model.image_encoder.blocks[0].attn.qkv)  # the inference forward is back
+    assert model.image_encoder.blocks[0].attn.qkv.gumbel is None  # the inference gates are back
 
 
 # data -------------------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ def _fixed_loss(family, model, dataset):
     recipe = replace(RECIPES[family], train_size=64)
     items = list(itertools.islice(stream(index_dataset(dataset), recipe, seed=99), 8))
     with torch.no_grad():
-        return float(LOSSES[family](model.train(), items, recipe, None, "cpu").total)
+        return float(training_loss(model.train(), items, recipe, None, "cpu").total)
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,17 @@
 """SAM ViT sizes (as in segment_anything.build_sam) plus a tiny random-init size for tests, and the
-builder that assembles official modules into a ``Sam`` with a chosen mask decoder."""
+builder that assembles official modules into a ``Sam`` with a chosen mask decoder. Importing it imports
+torch and the official ``segment_anything.modeling`` (the zoo imports SAM families only when both exist)."""
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from functools import partial
 
-from ._compat import require_torch, sam_modeling
+from torch import nn
+
+from ..family import init_model, seeded_init  # noqa: F401  (their old import path)
+from ._compat import sam_modeling
+
+official = sam_modeling()  # segment_anything.modeling
 
 
 @dataclass(frozen=True)
@@ -49,68 +54,43 @@ def get_config(variant: str, config: str | None) -> VitConfig:
     return CONFIGS[key]
 
 
-@contextlib.contextmanager
-def seeded_init(seed: int = 0):
-    """Random init from a fixed seed without touching the caller's global torch RNG state, so a
-    random-weight model is the same in every run (torch modules draw their init from the global RNG)."""
-    torch = require_torch()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
-def init_model(build, checkpoint=None, **load_kwargs):
-    """``(module, sha256)``: ``build()`` under the seeded random init, then ``checkpoint``'s weights
-    when one is given (``load_kwargs`` go to ``load_checkpoint``); sha256 is '' for random weights."""
-    from ..checkpoints import load_checkpoint
-
-    with seeded_init():
-        model = build()
-    return model, (load_checkpoint(model, checkpoint, **load_kwargs) if checkpoint is not None else "")
-
-
-def _interm_encoder_class():
+class ImageEncoderWithInterm(official.ImageEncoderViT):
     """ImageEncoderViT that also returns the output of the first global-attention block, which HQ-SAM
     and RobustSAM feed to their decoders (same parameters and keys as the official encoder)."""
-    m = sam_modeling()
 
-    class ImageEncoderWithInterm(m.ImageEncoderViT):
-        def forward_interm(self, x):
-            x = self.patch_embed(x)
-            if self.pos_embed is not None:
-                x = x + self.pos_embed
-            first_global = None
-            for blk in self.blocks:
-                x = blk(x)
-                if blk.window_size == 0 and first_global is None:
-                    first_global = x
-            return self.neck(x.permute(0, 3, 1, 2)), first_global
-
-    return ImageEncoderWithInterm
+    def forward_interm(self, x):
+        x = self.patch_embed(x)
+        if self.pos_embed is not None:
+            x = x + self.pos_embed
+        first_global = None
+        for blk in self.blocks:
+            x = blk(x)
+            if blk.window_size == 0 and first_global is None:
+                first_global = x
+        return self.neck(x.permute(0, 3, 1, 2)), first_global
 
 
-def build_image_encoder(cfg: VitConfig):
-    torch = require_torch()
-    return _interm_encoder_class()(
+def build_image_encoder(cfg: VitConfig) -> ImageEncoderWithInterm:
+    return ImageEncoderWithInterm(
         depth=cfg.depth, embed_dim=cfg.embed_dim, img_size=cfg.img_size, mlp_ratio=4,
-        norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_heads=cfg.num_heads, patch_size=cfg.patch_size,
+        norm_layer=partial(nn.LayerNorm, eps=1e-6), num_heads=cfg.num_heads, patch_size=cfg.patch_size,
         qkv_bias=True, use_rel_pos=True, global_attn_indexes=cfg.global_attn_indexes,
         window_size=cfg.window_size, out_chans=cfg.prompt_dim)
 
 
-def build_sam(cfg: VitConfig, decoder_cls=None, **decoder_kwargs):
-    """An official ``Sam`` of the given size; ``decoder_cls`` replaces the official MaskDecoder."""
-    m = sam_modeling()
-    decoder_cls = decoder_cls or m.MaskDecoder
+def build_sam(cfg: VitConfig, decoder_cls=None, sam_cls=None, **decoder_kwargs):
+    """An official ``Sam`` of the given size; ``decoder_cls`` replaces the official MaskDecoder, ``sam_cls``
+    the official ``Sam`` (a subclass adding a family's training forward; same parameters and keys)."""
+    decoder_cls = decoder_cls or official.MaskDecoder
     e = cfg.embedding_size
-    return m.Sam(
+    return (sam_cls or official.Sam)(
         image_encoder=build_image_encoder(cfg),
-        prompt_encoder=m.PromptEncoder(embed_dim=cfg.prompt_dim, image_embedding_size=(e, e),
+        prompt_encoder=official.PromptEncoder(embed_dim=cfg.prompt_dim, image_embedding_size=(e, e),
                                        input_image_size=(cfg.img_size, cfg.img_size),
                                        mask_in_chans=cfg.mask_in_chans),
         mask_decoder=decoder_cls(
             num_multimask_outputs=3,
-            transformer=m.TwoWayTransformer(depth=2, embedding_dim=cfg.prompt_dim, mlp_dim=cfg.decoder_mlp_dim,
+            transformer=official.TwoWayTransformer(depth=2, embedding_dim=cfg.prompt_dim, mlp_dim=cfg.decoder_mlp_dim,
                                             num_heads=cfg.decoder_heads),
             transformer_dim=cfg.prompt_dim, iou_head_depth=3, iou_head_hidden_dim=cfg.iou_hidden_dim,
             **decoder_kwargs),

@@ -157,3 +157,11 @@ class SamFamilyPredictor(PromptableSegmenter):
         x = f.interpolate(low_res.float(), (self.img_size, self.img_size), mode="bilinear", align_corners=False)
         x = x[..., : self._input_hw[0], : self._input_hw[1]]
         return f.interpolate(x, self._original_hw, mode="bilinear", align_corners=False)
+
+
+class IntermFeaturesPredictor(SamFamilyPredictor):
+    """Families whose decoder also reads the first global-attention block's output (HQ-SAM, RobustSAM)."""
+
+    def encode(self, x):
+        emb, interm = self.model.image_encoder.forward_interm(x)
+        return {"embeddings": emb, "interm": interm}

@@ -5,41 +5,33 @@ SAM's architecture with ``prompt_encoder.task_prompt_embedding.{0..3}`` added (z
 untrained task prompt changes nothing). The SUM authors have not released weights."""
 from __future__ import annotations
 
-from functools import partial
+from torch import nn
 
-from ..registry import register_model
-from ._compat import require_torch, sam_modeling
-from .configs import build_sam, get_config, init_model
+from ..family import ModelFamily, register_family
+from .configs import build_sam, get_config, official
 from .predictor import SamFamilyPredictor
 
 TASKS = {"unspecified": 0, "salient": 1, "entity": 2, "part": 3}
 
 
-def _prompt_encoder_class():
-    torch = require_torch()
-    nn = torch.nn
-    m = sam_modeling()
+class TaskPromptEncoder(official.PromptEncoder):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.task_prompt_embedding = nn.ModuleList(nn.Embedding(1, self.embed_dim) for _ in TASKS)
+        for emb in self.task_prompt_embedding:
+            nn.init.zeros_(emb.weight)
 
-    class TaskPromptEncoder(m.PromptEncoder):
-        def __init__(self, **kw):
-            super().__init__(**kw)
-            self.task_prompt_embedding = nn.ModuleList(nn.Embedding(1, self.embed_dim) for _ in TASKS)
-            for emb in self.task_prompt_embedding:
-                nn.init.zeros_(emb.weight)
-
-        def forward(self, points, boxes, masks, task_prompt: int = 0):
-            sparse, dense = super().forward(points=points, boxes=boxes, masks=masks)
-            return sparse, dense + self.task_prompt_embedding[task_prompt].weight.reshape(1, -1, 1, 1)
-
-    return TaskPromptEncoder
+    def forward(self, points, boxes, masks, task_prompt: int = 0):
+        sparse, dense = super().forward(points=points, boxes=boxes, masks=masks)
+        return sparse, dense + self.task_prompt_embedding[task_prompt].weight.reshape(1, -1, 1, 1)
 
 
 def build_torch_model(variant: str, config: str | None = None):
     model = build_sam(get_config(variant, config))
     old = model.prompt_encoder
-    new = _prompt_encoder_class()(embed_dim=old.embed_dim, image_embedding_size=old.image_embedding_size,
-                                  input_image_size=old.input_image_size,
-                                  mask_in_chans=old.mask_downscaling[0].out_channels * 4)
+    new = TaskPromptEncoder(embed_dim=old.embed_dim, image_embedding_size=old.image_embedding_size,
+                            input_image_size=old.input_image_size,
+                            mask_in_chans=old.mask_downscaling[0].out_channels * 4)
     new.load_state_dict(old.state_dict(), strict=False)  # keep the random PE draw; adds only task prompts
     model.prompt_encoder = new
     return model
@@ -59,19 +51,10 @@ class SumAdapter(SamFamilyPredictor):
         return self.model.prompt_encoder(points, boxes, masks, task_prompt=task)
 
 
-def make_sum(variant: str, checkpoint: str | None = None, device: str = "cpu", dtype="float32",
-             config: str | None = None, task: str = "unspecified", sha256: str | None = None) -> SumAdapter:
-    model, sha = init_model(partial(build_torch_model, variant, config), checkpoint, sha256=sha256)
-    adapter = SumAdapter(model, device=device, dtype=dtype, task=task)
-    adapter.checkpoint_sha256 = sha
-    return adapter
-
-
-for _v in ("vit_b", "vit_l", "vit_h"):
-    register_model(
-        f"sum_{_v}", description=f"SUM {_v.upper().replace('_', '-')}: SAM + task prompt (task= kwarg)",
-        checkpoint_files=(f"sum_{_v}.pth",), public_weights=False, requires=("torch", "segment_anything"),
-        tags=("sam", "sum"), test_kwargs={"config": "tiny"},
-        verified=("keys = SAM official list + prompt_encoder.task_prompt_embedding.{0..3}.weight [1, 256] as in "
-                  "Kangningthu/SUM modeling/prompt_encoder.py (read, not run); no weights published"),
-    )(partial(make_sum, _v))
+SUM = register_family(
+    ModelFamily("sum", build_torch_model, SumAdapter, files={v: f"sum_{v}.pth" for v in ("vit_b", "vit_l", "vit_h")}),
+    ("vit_b", "vit_l", "vit_h"), description="SUM {label}: SAM + task prompt (task= kwarg)", public_weights=False,
+    tags=("sam", "sum"),
+    verified=("keys = SAM official list + prompt_encoder.task_prompt_embedding.{0..3}.weight [1, 256] as in "
+              "Kangningthu/SUM modeling/prompt_encoder.py (read, not run); no weights published"))
+make_sum = SUM.make  # make_sum(variant, checkpoint=None, device="cpu", dtype="float32", config=None, task=..., sha256=None)

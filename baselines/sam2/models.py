@@ -1,10 +1,7 @@
 """SAM 2.1 Hiera T/S/B+/L (Ravi et al. 2024) registered as promptable segmenters (single-image mode)."""
 from __future__ import annotations
 
-from functools import partial
-
-from ..registry import register_model
-from ..sam.configs import init_model
+from ..family import ModelFamily, register_family
 from .model import Sam2Image, get_config
 from .predictor import Sam2Predictor
 
@@ -22,18 +19,10 @@ class Sam2Adapter(Sam2Predictor):
     """SAM 2.1: 3 multimask outputs (K = 3) or the stability-checked single mask (K = 1)."""
 
 
-def make_sam2(variant: str, checkpoint: str | None = None, device: str = "cpu", dtype="float32",
-              config: str | None = None, sha256: str | None = None) -> Sam2Adapter:
-    model, sha = init_model(partial(build_torch_model, variant, config), checkpoint, sha256=sha256)
-    adapter = Sam2Adapter(model, device=device, dtype=dtype)
-    adapter.checkpoint_sha256 = sha
-    return adapter
-
-
-for _v in SAM2_FILES:
-    register_model(
-        f"sam2.1_{_v}", description=f"SAM 2.1 {_v.replace('hiera_', 'Hiera-').upper()} (single-image predictor)",
-        checkpoint_files=(SAM2_FILES[_v],), requires=("torch",), tags=("sam2",), test_kwargs={"config": "tiny"},
-        verified=("keys/shapes = official sam2==1.1.0 lists (t/s/b+/l); outputs = official sam2 modules + "
-                  "SAM2ImagePredictor logic on the same random weights when sam2 is importable"),
-    )(partial(make_sam2, _v))
+SAM2 = register_family(
+    ModelFamily("sam2.1", build_torch_model, Sam2Adapter, files=SAM2_FILES), SAM2_FILES,
+    label=lambda v: v.replace("hiera_", "Hiera-").upper(),
+    description="SAM 2.1 {label} (single-image predictor)", requires=("torch",), tags=("sam2",),
+    verified=("keys/shapes = official sam2==1.1.0 lists (t/s/b+/l); outputs = official sam2 modules + "
+              "SAM2ImagePredictor logic on the same random weights when sam2 is importable"))
+make_sam2 = SAM2.make  # make_sam2(variant, checkpoint=None, device="cpu", dtype="float32", config=None, sha256=None)

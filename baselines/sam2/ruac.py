@@ -16,17 +16,13 @@ difference (softmax over two classes = sigmoid of that difference). Key names un
 ``sam_mask_decoder.pixel_bndl.`` are therefore ours and may differ from the released file."""
 from __future__ import annotations
 
-from functools import partial
-
 import math
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..registry import register_model
-from ..sam.configs import init_model
+from ..family import ModelFamily, register_family
 from .heads import MaskDecoder
 from .model import Sam2Image, get_config
 from .predictor import Sam2Predictor
@@ -105,6 +101,8 @@ class BayesianMaskDecoder(MaskDecoder):
 
 
 def build_torch_model(variant: str = "hiera_b+", config: str | None = None, mc_samples: int = MC_SAMPLES) -> Sam2Image:
+    if mc_samples < 1:
+        raise ValueError(f"mc_samples must be >= 1, got {mc_samples}")
     cfg = get_config(variant, config)
     return Sam2Image(cfg, decoder=BayesianMaskDecoder(cfg.dim, mc_samples=mc_samples))
 
@@ -113,27 +111,18 @@ class RuacAdapter(Sam2Predictor):
     """SAM 2.1 outputs (K = 3 multimask / K = 1) plus ``uncertainty`` (B, K, H, W) in [0, 1]."""
 
 
-def make_ruac(checkpoint: str | None = None, device: str = "cpu", dtype="float32", config: str | None = None,
-              mc_samples: int = MC_SAMPLES, sha256: str | None = None) -> RuacAdapter:
-    """``sha256`` defaults to the published hash when the file keeps the release name ``model.safetensors``."""
-    if mc_samples < 1:
-        raise ValueError(f"mc_samples must be >= 1, got {mc_samples}")
-    if sha256 is None and checkpoint is not None and Path(checkpoint).name == RELEASE_FILE:
-        sha256 = RELEASE_SHA256
-    model, sha = init_model(partial(build_torch_model, "hiera_b+", config, mc_samples), checkpoint, sha256=sha256,
-                            ignore_prefixes=TRAINING_ONLY)
-    adapter = RuacAdapter(model, device=device, dtype=dtype)
-    adapter.checkpoint_sha256 = sha
-    return adapter
-
-
-register_model(
-    "ruac_sam2.1_hiera_b+",
+RUAC = register_family(
+    ModelFamily("ruac", build_torch_model, RuacAdapter, files={"hiera_b+": RELEASE_FILE},
+                published={"hiera_b+": RELEASE_SHA256}, ignore_prefixes=TRAINING_ONLY, build_options=("mc_samples",)),
+    ("hiera_b+",), name="ruac_sam2.1_{variant}", requires=("torch",), tags=("sam2", "ruac", "uncertainty"),
     description="RUAC: SAM 2.1 Hiera-B+ with a Bayesian (BNDL) mask head; per-pixel uncertainty",
-    checkpoint_files=(RELEASE_FILE,), public_weights=True, requires=("torch",), tags=("sam2", "ruac", "uncertainty"),
-    test_kwargs={"config": "tiny"},
     verified=("SAM 2.1 B+ part: keys/shapes = official list and outputs = official sam2 modules (shared code); "
               "BNDL head RECONSTRUCTED from the paper, RUAC's decoder source and the public BNDL layer (RUAC's "
               "BNDL code is not public): its sam_mask_decoder.pixel_bndl.* names and shapes cannot be checked "
-              f"against the published model.safetensors (sha256 {RELEASE_SHA256[:12]}... is verified on load)"),
-)(make_ruac)
+              f"against the published model.safetensors (sha256 {RELEASE_SHA256[:12]}... is verified on load)"))
+
+
+def make_ruac(checkpoint: str | None = None, device: str = "cpu", dtype="float32", config: str | None = None,
+              mc_samples: int = MC_SAMPLES, sha256: str | None = None) -> RuacAdapter:
+    """``sha256`` defaults to the published hash when the file keeps the release name ``model.safetensors``."""
+    return RUAC.make("hiera_b+", checkpoint, device, dtype, config, sha256=sha256, mc_samples=mc_samples)

@@ -20,7 +20,7 @@ from baselines.contract import resolve_device, resolve_dtype
 
 from ..jobs import JobConflictError, atomic_write_json, check_identity, folder_lock, sha256_file
 from .data import index_dataset, plan_epoch, stream, train_rng
-from .forward import LOSSES
+from .forward import training_loss
 from .recipes import recipe_for, resolve_name
 from .state import latest_step, load_checkpoint_state, save_checkpoint, save_weights
 
@@ -198,7 +198,6 @@ def _run_steps(sess: _Session, index, seed: int, splits, start: int, steps: int,
     kept = _read_log(log_path, start)
     epoch_len = max(1, len(plan_epoch(index, seed, 0, recipe.paired, splits)))
     samples = stream(index, recipe, seed, start * per_step, splits)
-    loss_fn = LOSSES[recipe.family]
     autocast = torch.autocast(dev.type, dtype=sess.amp_dtype, enabled=sess.amp_dtype != torch.float32)
     params = [p for _, p in sess.trainable]
     last: Optional[StepLog] = None
@@ -217,7 +216,7 @@ def _run_steps(sess: _Session, index, seed: int, splits, start: int, steps: int,
                 for _ in range(grad_accum):
                     items = list(itertools.islice(samples, recipe.batch_size))
                     with autocast:
-                        parts = loss_fn(model, items, recipe, gen, dev)
+                        parts = training_loss(model, items, recipe, gen, dev)
                     if not torch.isfinite(parts.total):
                         raise FloatingPointError(f"step {step}: loss is {float(parts.total)} on images "
                                                  f"{[(it.image_id, it.split) for it in items]}")

@@ -101,6 +101,27 @@ def missing_extra_hint() -> str:
             "pip install -e '.[models]'")
 
 
+def model_display_name(spec: str, options: Mapping[str, Any] | None = None) -> str:
+    """The name results and leaderboards carry: the spec, plus ``[k=v,...]`` (sorted) when the model was built
+    with non-default options, so a non-default configuration never passes for the model's default one."""
+    if not options:
+        return spec
+    return f"{spec}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
+
+
+def describe_models(verbose: bool = False) -> list[str]:
+    """The model list ``robustseg models`` prints: name, description and weights status (and, with
+    ``verbose``, what was verified), then why the SAM families are missing when their packages are."""
+    lines = []
+    for m in list_models():
+        lines.append(f"{m.name:24s} {m.description}\n{'':24s} weights: {m.weights_status}")
+        if verbose and m.verified:
+            lines.append(f"{'':24s} verified: {m.verified}")
+    if hint := missing_extra_hint():
+        lines.append(hint.lstrip(". "))
+    return lines
+
+
 def create_model(spec: str, checkpoint: str | None = None, device: str = "cpu", **kwargs) -> PromptableSegmenter:
     """Build a model by registry name or ``module:Class``; ``checkpoint`` is a local file path."""
     info = resolve_model(spec)

@@ -7,37 +7,7 @@ import time
 
 from tqdm import tqdm
 
-
-def _kv(items: list[str]) -> dict:
-    out = {}
-    for item in items or []:
-        k, sep, v = item.partition("=")
-        if not sep:
-            raise ValueError(f"expected key=value, got {item!r}")
-        out[k.replace("-", "_")] = _auto(v)
-    return out
-
-
-def _auto(v: str):
-    if v.lower() in ("true", "false"):
-        return v.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return v
-
-
-def _shard(s: str) -> tuple[int, int]:
-    i, _, n = s.partition("/")
-    return int(i), int(n)
-
-
-def _partitions(s: str | None) -> tuple:
-    if not s:
-        return ()
-    return tuple((name, float(f)) for name, f in (p.split("=") for p in s.split(",")))
+from .options import parse_key_values, parse_list, parse_pairs, parse_partitions, parse_shard, parse_size
 
 
 class _Progress:
@@ -60,31 +30,19 @@ class _Progress:
             self.bar = None
 
 
-def _build_config(a):
-    from .data.build import BuildConfig
-
-    options = _kv(a.source_option)
-    if a.root:
-        options["root"] = a.root
-    if a.source == "synthetic":
-        options.setdefault("num_images", a.num_images)
-        w, _, h = a.image_size.partition("x")
-        options.setdefault("width", int(w))
-        options.setdefault("height", int(h))
-        options.setdefault("seed", a.seed)
-    return BuildConfig(source=a.source, source_options=options, profile=a.profile, seed=a.seed,
-                       images_per_shard=a.images_per_shard, image_format=a.image_format,
-                       jpeg_quality=a.jpeg_quality, partitions=_partitions(a.split), limit=a.limit)
-
-
 def cmd_build(a) -> int:
     from .data.build import build
-    from .pipeline import describe_build
+    from .pipeline import build_config, describe_build
 
+    w, h = parse_size(a.image_size)
+    config = build_config(a.source, parse_key_values(a.source_option), root=a.root, profile=a.profile, seed=a.seed,
+                          num_images=a.num_images, width=w, height=h, images_per_shard=a.images_per_shard,
+                          image_format=a.image_format, jpeg_quality=a.jpeg_quality,
+                          partitions=parse_partitions(a.split), limit=a.limit)
     bar = _Progress("build", unit="chunk")
     t = time.time()
     try:
-        r = build(_build_config(a), a.out, num_workers=a.num_workers, shard=_shard(a.shard), skip_bad=a.skip_bad,
+        r = build(config, a.out, num_workers=a.num_workers, shard=parse_shard(a.shard), skip_bad=a.skip_bad,
                   engine=a.engine, ray_address=a.ray_address, progress=bar)
     finally:
         bar.close()
@@ -93,26 +51,12 @@ def cmd_build(a) -> int:
 
 
 def cmd_eval(a) -> int:
-    from baselines import create_model
+    from .pipeline import evaluate_models
 
-    from .eval.evaluate import evaluate
-    from .pipeline import describe_eval
-
-    options = _kv(a.model_option)
-    for spec in a.model:
-        model = create_model(spec, checkpoint=a.checkpoint, device=a.device, **options)
-        if options:  # a non-default configuration must not pass for the model's default one
-            model.name = f"{spec}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
-        for protocol in a.protocol:
-            bar = _Progress(f"eval {model.name} {protocol}")
-            try:
-                r = evaluate(model, a.dataset, protocol, a.out, checkpoint=a.checkpoint, device=a.device,
-                             dataset_name=a.dataset_name,
-                             splits=a.splits.split(",") if a.splits else None, shard=_shard(a.shard),
-                             skip_errors=a.skip_errors, merge=a.merge, encode_batch=a.encode_batch, progress=bar)
-            finally:
-                bar.close()
-            print("\n".join(describe_eval(r)))
+    evaluate_models(a.model, a.dataset, a.protocol, a.out, model_options=parse_key_values(a.model_option),
+                    checkpoint=a.checkpoint, device=a.device, progress=_Progress, dataset_name=a.dataset_name,
+                    splits=parse_list(a.splits), shard=parse_shard(a.shard), skip_errors=a.skip_errors, merge=a.merge,
+                    encode_batch=a.encode_batch)
     return 0
 
 
@@ -138,8 +82,7 @@ def cmd_train(a) -> int:
     res = train(a.model, a.dataset, a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum,
                 device=a.device, dtype=a.dtype, resume=not a.no_resume, config=a.config, seed=a.seed,
                 init_checkpoint=a.init_checkpoint, save_every=a.save_every, train_size=a.train_size,
-                splits=a.splits.split(",") if a.splits else None,
-                dataset_configs=a.dataset_config.split(",") if a.dataset_config else None)
+                splits=parse_list(a.splits), dataset_configs=parse_list(a.dataset_config))
     print(f"weights: {res.weights}")
     return 0
 
@@ -147,23 +90,13 @@ def cmd_train(a) -> int:
 def cmd_reproduce(a) -> int:
     from .report.reproduce import format_status, list_suites_status, reproduce
 
-    checkpoints = {}
-    for item in a.checkpoint or []:
-        name, sep, path = item.partition("=")
-        if not sep:
-            raise ValueError(f"--checkpoint expects MODEL=PATH, got {item!r}")
-        checkpoints[name] = path
+    checkpoints = parse_pairs(a.checkpoint, "--checkpoint expects MODEL=PATH")
     if a.list:
         print(format_status(list_suites_status(a.data_root, checkpoints)))
         return 0
     if not a.suite:
         raise ValueError("name a suite, or pass --list to see them")
-    models = None
-    if a.model:
-        models = {}
-        for item in a.model:
-            paper, sep, ours = item.partition("=")
-            models[paper] = ours if sep else None
+    models = parse_pairs(a.model, "--model", optional_value=True) if a.model else None
     path = reproduce(a.suite, a.data_root, checkpoints, a.out, models=models, datasets=a.dataset, limit=a.limit,
                      device=a.device, seed=a.seed, progress=lambda msg: print(msg, file=sys.stderr))
     print(f"{path}\n{path.with_suffix('.md')}")
@@ -171,16 +104,9 @@ def cmd_reproduce(a) -> int:
 
 
 def cmd_models(a) -> int:
-    from baselines import list_models
+    from baselines.registry import describe_models
 
-    from baselines.registry import missing_extra_hint
-
-    for m in list_models():
-        print(f"{m.name:24s} {m.description}\n{'':24s} weights: {m.weights_status}")
-        if a.verbose and m.verified:
-            print(f"{'':24s} verified: {m.verified}")
-    if hint := missing_extra_hint():
-        print(hint.lstrip(". "))
+    print("\n".join(describe_models(a.verbose)))
     return 0
 
 
@@ -193,10 +119,9 @@ def cmd_check_model(a) -> int:
 
 
 def cmd_protocols(a) -> int:
-    from .eval.protocols import EVAL_PROTOCOLS
+    from .eval.protocols import describe_protocols
 
-    for spec in EVAL_PROTOCOLS.values():
-        print(f"{spec.name:12s} {spec.description}")
+    print("\n".join(describe_protocols()))
     return 0
 
 
@@ -206,29 +131,19 @@ def cmd_corruptions(a) -> int:
     if a.contact_sheet:
         from corruptions.contact_sheet import render_contact_sheet
 
-        from .data.sources.imageio import read_image
+        from .pipeline import contact_sheet_image
 
-        image = read_image(a.image) if a.image else create_source_image()
-        path = render_contact_sheet(image, corruptions.parse_profile(a.profile), a.contact_sheet, seed=a.seed)
-        print(path)
+        print(render_contact_sheet(contact_sheet_image(a.image), corruptions.parse_profile(a.profile),
+                                   a.contact_sheet, seed=a.seed))
         return 0
-    for c in corruptions.list_corruptions(a.family):
-        sev = ",".join(map(str, c.severities))
-        print(f"{c.key:36s} severities {sev:10s} {'geometric ' if c.geometric else ''}{c.description}")
+    print("\n".join(corruptions.describe_corruptions(a.family)))
     return 0
 
 
-def create_source_image():
-    from .data.sources import create_source
-
-    return create_source("synthetic", num_images=1, width=320, height=240)[0].image
-
-
 def cmd_sources(a) -> int:
-    from .data.sources import list_sources
+    from .data.sources import describe_sources
 
-    for s in list_sources():
-        print(f"{s.name:20s} {s.description}\n{'':20s} layout: {s.layout}")
+    print("\n".join(describe_sources()))
     return 0
 
 
@@ -236,8 +151,8 @@ def cmd_run(a) -> int:
     """The embedded default end to end: build, eval, leaderboard."""
     from .pipeline import run_default
 
-    w, _, h = a.image_size.partition("x")
-    r = run_default(a.out, profile=a.profile, seed=a.seed, num_images=a.num_images, width=int(w), height=int(h),
+    w, h = parse_size(a.image_size)
+    r = run_default(a.out, profile=a.profile, seed=a.seed, num_images=a.num_images, width=w, height=h,
                     num_workers=a.num_workers, models=a.model, protocols=a.protocol, progress=_Progress)
     print(f"done in {r.seconds:.0f} s. Load the dataset with: "
           f"datasets.load_dataset({str(r.dataset)!r}, 'default', split='clear')")
@@ -392,10 +307,6 @@ def main(argv: list[str] | None = None) -> int:
     from .report.reproduce import MissingInputsError
 
     args = parser().parse_args(argv)
-    if getattr(args, "protocol", "unset") is None:
-        args.protocol = ["box", "point"]
-    if args.cmd == "run" and args.model is None:
-        args.model = ["box", "grabcut"]
     user_errors = (UnknownModelError, CheckpointError, MissingInputsError, IncompleteResultsError, UnknownCorruptionError,
                    UnknownSourceError, JobConflictError, FolderBusyError, BadSampleError, ModelOutputError,
                    ImageFormatError, KeyError, ValueError, OSError)

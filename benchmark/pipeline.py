@@ -1,6 +1,8 @@
-"""The embedded default job end to end (``robustseg run``): build the synthetic Robust-Seg dataset,
-evaluate the weight-free baselines, write the leaderboards. A library function, so a notebook runs
-exactly what the command runs; the command only prints what it reports."""
+"""What the ``robustseg`` commands run, as library functions, so a notebook runs exactly what a command runs
+and the command only parses arguments and prints what these report: the build configuration from a
+source and its options, evaluating models x protocols, and the embedded default job end to end
+(``robustseg run``: build the synthetic Robust-Seg dataset, evaluate the weight-free baselines, write the
+leaderboards)."""
 from __future__ import annotations
 
 import os
@@ -9,11 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from baselines import create_model
+from baselines.registry import model_display_name
+
 from .data.build import BuildConfig, BuildResult, build
 from .eval.evaluate import EvalResult, evaluate
 from .report.leaderboard import build_leaderboards
 
-#: (description, unit) -> a (done, total) progress callback, e.g. a tqdm bar; None for no progress
+#: (description, unit) -> a (done, total) progress callback, e.g. a tqdm bar; None for no progress. A
+#: callback with a ``close()`` is closed when its step ends, also on an error.
 ProgressFactory = Callable[[str, str], Callable[[int, int], None]]
 DEFAULT_MODELS = ("box", "grabcut")
 DEFAULT_PROTOCOLS = ("box", "point")
@@ -27,12 +33,36 @@ class DefaultRun:
     seconds: float
 
 
+def build_config(source: str = "synthetic", source_options: Optional[dict] = None, *, root: Optional[str] = None,
+                 profile: str = "robustsam", seed: int = 0, num_images: int = 24, width: int = 320, height: int = 240,
+                 **build_options) -> BuildConfig:
+    """A build of ``source``: ``root`` joins its options; the synthetic source takes ``num_images``, the size
+    and the seed unless its options set them. ``build_options`` are the other BuildConfig fields."""
+    options = dict(source_options or {})
+    if root:
+        options["root"] = root
+    if source == "synthetic":
+        for k, v in {"num_images": num_images, "width": width, "height": height, "seed": seed}.items():
+            options.setdefault(k, v)
+    return BuildConfig(source=source, source_options=options, profile=profile, seed=seed, **build_options)
+
+
 def synthetic_config(profile: str = "robustsam", seed: int = 0, num_images: int = 24, width: int = 320,
                      height: int = 240, images_per_shard: int = 8) -> BuildConfig:
     """The default run's build: the built-in synthetic source under ``profile``."""
-    return BuildConfig(source="synthetic", source_options={"num_images": num_images, "width": width, "height": height,
-                                                           "seed": seed},
-                       profile=profile, seed=seed, images_per_shard=images_per_shard)
+    return build_config("synthetic", profile=profile, seed=seed, num_images=num_images, width=width, height=height,
+                        images_per_shard=images_per_shard)
+
+
+def contact_sheet_image(path: Optional[str | os.PathLike] = None):
+    """The image a contact sheet shows: ``path`` read as RGB uint8, or the synthetic source's first scene."""
+    if path:
+        from .data.sources.imageio import read_image
+
+        return read_image(path)
+    from .data.sources import create_source
+
+    return create_source("synthetic", num_images=1, width=320, height=240)[0].image
 
 
 def describe_build(r: BuildResult, seconds: float, shard: str = "0/1") -> list[str]:
@@ -56,12 +86,44 @@ def describe_eval(r: EvalResult) -> list[str]:
     return lines
 
 
+def _close(bar) -> None:
+    if hasattr(bar, "close"):
+        bar.close()
+
+
+def evaluate_models(models: Sequence[str], dataset: str | os.PathLike, protocols: Optional[Sequence[str]] = None,
+                    out: str | os.PathLike = "results", *, model_options: Optional[dict] = None,
+                    checkpoint: Optional[str] = None, device: str = "cpu", progress: Optional[ProgressFactory] = None,
+                    echo: Callable[[str], None] = print, **eval_options) -> list[EvalResult]:
+    """Evaluate every model x protocol into ``out``. Each model is built once with ``model_options``, which
+    then become part of its name (``registry.model_display_name``); ``eval_options`` go to ``evaluate``.
+    ``protocols=None``: the default protocols (box and point)."""
+    options = dict(model_options or {})
+    results = []
+    for spec in models:
+        model = create_model(spec, checkpoint=checkpoint, device=device, **options)
+        if options:
+            model.name = model_display_name(spec, options)
+        for protocol in protocols or DEFAULT_PROTOCOLS:
+            bar = progress(f"eval {model.name} {protocol}", "file") if progress else None
+            try:
+                r = evaluate(model, dataset, protocol, out, checkpoint=checkpoint, device=device, progress=bar,
+                             **eval_options)
+            finally:
+                _close(bar)
+            results.append(r)
+            for line in describe_eval(r):
+                echo(line)
+    return results
+
+
 def run_default(out: str | os.PathLike = "runs/default", *, profile: str = "robustsam", seed: int = 0,
                 num_images: int = 24, width: int = 320, height: int = 240, num_workers: int = 1,
-                models: Sequence[str] = DEFAULT_MODELS, protocols: Sequence[str] = DEFAULT_PROTOCOLS,
+                models: Optional[Sequence[str]] = None, protocols: Optional[Sequence[str]] = None,
                 progress: Optional[ProgressFactory] = None, echo: Callable[[str], None] = print) -> DefaultRun:
     """Build ``out/dataset``, evaluate every model x protocol into ``out/results``, write
-    ``out/leaderboards``. Every step resumes: rerunning skips what is done."""
+    ``out/leaderboards``. Every step resumes: rerunning skips what is done. ``None``: the default models
+    (box, grabcut) and protocols (box, point)."""
     out = Path(out)
     t0 = time.time()
     bar = progress("build", "chunk") if progress else None
@@ -70,12 +132,8 @@ def run_default(out: str | os.PathLike = "runs/default", *, profile: str = "robu
     for line in describe_build(r, time.time() - t0):
         echo(line)
     name = f"synthetic_{profile}" if profile.isidentifier() else "synthetic"
-    for model in models:
-        for protocol in protocols:
-            bar = progress(f"eval {model} {protocol}", "file") if progress else None
-            for line in describe_eval(evaluate(model, out / "dataset", protocol, out / "results", dataset_name=name,
-                                               progress=bar)):
-                echo(line)
+    evaluate_models(models or DEFAULT_MODELS, out / "dataset", protocols, out / "results", dataset_name=name,
+                    progress=progress, echo=echo)
     echo("leaderboards:")
     written = build_leaderboards([out / "results"], out / "leaderboards", reported=False)
     for p in written:

@@ -5,6 +5,7 @@ from .registry import (
     Corruption,
     UnknownCorruptionError,
     corruption_rng,
+    describe_corruptions,
     get_corruption,
     list_corruptions,
     register_corruption,
@@ -13,6 +14,6 @@ from .apply import apply_corruption
 
 __all__ = [
     "CLEAR", "PROFILE_NAMES", "Corruption", "ImageFormatError", "UnknownCorruptionError", "apply_corruption",
-    "corruption_rng", "get_corruption", "list_corruptions", "parse_profile", "profile", "register_corruption",
+    "corruption_rng", "describe_corruptions", "get_corruption", "list_corruptions", "parse_profile", "profile", "register_corruption",
     "split_name", "to_rgb_uint8",
 ]

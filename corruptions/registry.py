@@ -55,6 +55,13 @@ def list_corruptions(family: Optional[str] = None) -> list[Corruption]:
     return [c for c in _REGISTRY.values() if family is None or c.family == family]
 
 
+def describe_corruptions(family: Optional[str] = None) -> list[str]:
+    """One line per corruption (key, severities, geometric or not, description), as ``robustseg corruptions``
+    lists them."""
+    return [f"{c.key:36s} severities {','.join(map(str, c.severities)):10s} {'geometric ' if c.geometric else ''}"
+            f"{c.description}" for c in list_corruptions(family)]
+
+
 def get_corruption(name: str) -> Corruption:
     """Look up ``family/name``, or a bare ``name`` when exactly one family has it."""
     _load_builtin()

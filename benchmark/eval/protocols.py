@@ -192,3 +192,8 @@ EVAL_PROTOCOLS: dict[str, ProtocolSpec] = {s.name: s for s in (
     ProtocolSpec("sum_oracle9", True, clicks=9, oracle=True,
                  description="SUM Table 19: 9 clicks, oracle best of 3 outputs; mIoU/mBIoU per click"),
 )}
+
+
+def describe_protocols() -> list[str]:
+    """One line per protocol (name and description), as ``robustseg protocols`` lists them."""
+    return [f"{spec.name:12s} {spec.description}" for spec in EVAL_PROTOCOLS.values()]

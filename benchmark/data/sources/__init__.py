@@ -1,4 +1,5 @@
-from .base import Source, SourceInfo, UnknownSourceError, create_source, list_sources, register_source, \
-    source_info
+from .base import Source, SourceInfo, UnknownSourceError, create_source, describe_sources, list_sources, \
+    register_source, source_info
 
-__all__ = ["Source", "SourceInfo", "UnknownSourceError", "create_source", "list_sources", "register_source", "source_info"]
+__all__ = ["Source", "SourceInfo", "UnknownSourceError", "create_source", "describe_sources", "list_sources",
+           "register_source", "source_info"]

@@ -65,6 +65,12 @@ def list_sources() -> list[SourceInfo]:
     return sorted(_SOURCES.values(), key=lambda s: s.name)
 
 
+def describe_sources() -> list[str]:
+    """Two lines per source (name and description, then the layout it expects), as ``robustseg sources``
+    lists them."""
+    return [f"{s.name:20s} {s.description}\n{'':20s} layout: {s.layout}" for s in list_sources()]
+
+
 def source_info(name: str) -> SourceInfo | None:
     """The registration of source ``name``, or None where no such source is registered."""
     _load_builtin()

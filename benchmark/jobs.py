@@ -5,12 +5,13 @@ Every long job writes its outputs through here, so a killed job leaves either th
 file or the new one, never half of one, and a rerun of the same job resumes where it stopped."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from filelock import FileLock, Timeout
 
@@ -98,24 +99,21 @@ class FolderBusyError(RuntimeError):
     pass
 
 
-def folder_lock(folder: Path, name: str = "lock") -> FileLock:
-    """An exclusive, non-blocking lock on ``folder``; a second process gets FolderBusyError."""
+@contextlib.contextmanager
+def folder_lock(folder: Path, name: str = "lock") -> Iterator[None]:
+    """An exclusive, non-blocking lock on ``folder`` for the ``with`` block; a second process gets
+    FolderBusyError."""
     folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(folder / f".{name}"), timeout=0)
-
-    class _Guard:
-        def __enter__(self):
-            try:
-                lock.acquire()
-            except Timeout:
-                raise FolderBusyError(f"{folder} is in use by another robustseg process (lock {lock.lock_file}); "
-                                      "wait for it to finish or use another output folder") from None
-            return self
-
-        def __exit__(self, *exc):
-            lock.release()
-
-    return _Guard()
+    try:
+        lock.acquire()
+    except Timeout:
+        raise FolderBusyError(f"{folder} is in use by another robustseg process (lock {lock.lock_file}); "
+                              "wait for it to finish or use another output folder") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def write_parquet_atomic(path: Path, table, **kwargs) -> None:

@@ -199,3 +199,14 @@ def remap_masks(masks: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, border:
 def to_uint8_trunc(a: np.ndarray) -> np.ndarray:
     """``np.uint8(x)`` on a float array already clipped to [0, 255]: truncation, as the references do."""
     return a.astype(np.uint8)
+
+
+STRIP = 32  # rows per band of the banded ImageNet-C ops (even: fog interleaves row pairs): temporaries stay in cache
+
+
+def lerp(lo: np.ndarray, hi: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """lo + (hi - lo) * f into ``lo`` (``hi`` is overwritten); exactly lo where hi == lo."""
+    hi -= lo
+    hi *= f
+    lo += hi
+    return lo

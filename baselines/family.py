@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Optional
 from .registry import register_model
 
 _FAMILIES: dict[str, "ModelFamily"] = {}
+_MODEL_NAMES: dict[str, dict[str, str]] = {}  # family name -> {variant: registered model name}
 
 
 @contextlib.contextmanager
@@ -77,8 +78,9 @@ def register_family(family: ModelFamily, variants, *, description: str, name: st
     if family.name in _FAMILIES:
         raise ValueError(f"model family {family.name!r} registered twice")
     _FAMILIES[family.name] = family
-    for v in variants:
-        register_model(name.format(family=family.name, variant=v), description=description.format(label=label(v)),
+    _MODEL_NAMES[family.name] = {v: name.format(family=family.name, variant=v) for v in variants}
+    for v, model_name in _MODEL_NAMES[family.name].items():
+        register_model(model_name, description=description.format(label=label(v)),
                        checkpoint_files=(family.files[v],), public_weights=public_weights, requires=requires,
                        tags=tags, test_kwargs={"config": "tiny"}, verified=verified)(partial(factory or family.make, v))
     return family
@@ -89,3 +91,8 @@ def list_families() -> list[ModelFamily]:
     from . import zoo  # noqa: F401
 
     return sorted(_FAMILIES.values(), key=lambda f: f.name)
+
+
+def family_models(family: ModelFamily) -> dict[str, str]:
+    """``{variant: registered model name}`` of a registered family."""
+    return dict(_MODEL_NAMES[family.name])

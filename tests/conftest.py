@@ -7,6 +7,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+STATE_DICTS = SHARED / "reference" / "state_dicts"  # official key -> shape lists (state_dicts/README.md)
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -39,6 +40,16 @@ def tiny_dataset(tmp_path_factory) -> Path:
                       images_per_shard=4, image_format="png")
     assert build(cfg, out).complete
     return out
+
+
+def official_keys(name: str) -> dict:
+    """{key: shape} of the official state dict ``name`` (e.g. ``sam_vit_b``); skips when ../shared is absent."""
+    import json
+
+    path = STATE_DICTS / f"{name}.json"
+    if not path.is_file():
+        pytest.skip(f"official key list {path} is absent (../shared not next to the repo)")
+    return {k: tuple(v) for k, v in json.loads(path.read_text())["keys"].items()}
 
 
 def run_cli(*args, cwd=None, timeout=600):

@@ -6,8 +6,6 @@ modules driven as ``SAM2ImagePredictor._predict`` drives them, on the same rando
 ``sam2`` is not a dependency (its install needs ``--no-build-isolation``); to run the comparison:
 ``SAM2_BUILD_CUDA=0 pip install --no-build-isolation --no-deps sam2==1.1.0 hydra-core iopath``."""
 import importlib.util
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,16 +18,10 @@ from baselines.contract import Prompts  # noqa: E402
 from baselines.sam2 import models  # noqa: E402
 from baselines.sam2.model import get_config  # noqa: E402
 
-REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "state_dicts"
+from .conftest import official_keys  # noqa: E402
+
 VARIANTS = {"hiera_t": "sam2_1_hiera_t", "hiera_s": "sam2_1_hiera_s", "hiera_b+": "sam2_1_hiera_b_plus",
             "hiera_l": "sam2_1_hiera_l"}
-
-
-def official_keys(name: str) -> dict:
-    path = REF / f"{name}.json"
-    if not path.is_file():
-        pytest.skip(f"official key list {path} is absent (../shared not next to the repo)")
-    return {k: tuple(v) for k, v in json.loads(path.read_text())["keys"].items()}
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))

@@ -1,9 +1,7 @@
 """Full-size models built on the meta device (no memory, no time) have exactly the official parameter
 names and shapes (../shared/reference/state_dicts), a state dict with exactly those keys loads strictly,
 and checkpoint files load safely with clear errors."""
-import json
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,16 +19,10 @@ from baselines.check import check_image  # noqa: E402
 from baselines.contract import Prompts  # noqa: E402
 from baselines.sam import gara_sam, hq_sam, robustsam, sam, sum as sum_mod  # noqa: E402
 
-REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "state_dicts"
+from .conftest import official_keys  # noqa: E402
+
 OFFICIAL = [(sam, "sam", "vit_b"), (sam, "sam", "vit_l"), (sam, "sam", "vit_h"), (hq_sam, "hq_sam", "vit_b"),
             (robustsam, "robustsam", "vit_b"), (robustsam, "robustsam", "vit_l"), (robustsam, "robustsam", "vit_h")]
-
-
-def official_keys(name: str) -> dict:
-    path = REF / f"{name}.json"
-    if not path.is_file():
-        pytest.skip(f"official key list {path} is absent (../shared not next to the repo)")
-    return {k: tuple(v) for k, v in json.loads(path.read_text())["keys"].items()}
 
 
 def meta_keys(module, variant: str) -> dict:

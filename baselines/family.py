@@ -38,6 +38,14 @@ def init_model(build: Callable[[], Any], checkpoint: Optional[str] = None, **loa
     return model, (load_checkpoint(model, checkpoint, **load_kwargs) if checkpoint is not None else "")
 
 
+def pick_config(configs: Mapping[str, Any], variant: str, config: Optional[str], what: str):
+    """``config=None`` (or ``"full"``) gives the variant's official size; another name (``"tiny"``) that size."""
+    key = variant if config in (None, "full") else config
+    if key not in configs:
+        raise ValueError(f"unknown {what} config {key!r}; valid: full, {', '.join(configs)}")
+    return configs[key]
+
+
 @dataclass(frozen=True)
 class ModelFamily:
     """What differs between the torch families. ``build(variant, config, **build_options)`` returns the bare

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+import torch
 from torch import nn
 
-from ..family import init_model, seeded_init  # noqa: F401  (their old import path)
+from ..family import init_model, pick_config, seeded_init  # noqa: F401  (init_model, seeded_init: old path)
 from ._compat import sam_modeling
 
 official = sam_modeling()  # segment_anything.modeling
@@ -48,10 +49,7 @@ CONFIGS = {
 
 def get_config(variant: str, config: str | None) -> VitConfig:
     """``config=None`` gives the variant's official size; ``"tiny"`` the test size."""
-    key = variant if config in (None, "full") else config
-    if key not in CONFIGS:
-        raise ValueError(f"unknown SAM config {key!r}; valid: full, {', '.join(CONFIGS)}")
-    return CONFIGS[key]
+    return pick_config(CONFIGS, variant, config, "SAM")
 
 
 class ImageEncoderWithInterm(official.ImageEncoderViT):
@@ -68,6 +66,17 @@ class ImageEncoderWithInterm(official.ImageEncoderViT):
             if blk.window_size == 0 and first_global is None:
                 first_global = x
         return self.neck(x.permute(0, 3, 1, 2)), first_global
+
+
+def run_two_way(decoder, image_embeddings, image_pe, tokens, dense):
+    """The official ``MaskDecoder.predict_masks`` from output tokens to (transformer tokens (B, T, d),
+    upscaled mask features): the image embedding repeated per prompt plus the dense prompt, the two-way
+    transformer, ``output_upscaling``. HQ-SAM and RobustSAM decoders run it on their own token sets."""
+    src = torch.repeat_interleave(image_embeddings, tokens.shape[0], dim=0) + dense
+    pos = torch.repeat_interleave(image_pe, tokens.shape[0], dim=0)
+    b, c, h, w = src.shape
+    hs, src = decoder.transformer(src, pos, tokens)
+    return hs, decoder.output_upscaling(src.transpose(1, 2).view(b, c, h, w))
 
 
 def build_image_encoder(cfg: VitConfig) -> ImageEncoderWithInterm:

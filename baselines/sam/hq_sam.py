@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..family import ModelFamily, register_family
-from .configs import build_sam, get_config, official
+from .configs import build_sam, get_config, official, run_two_way
 from .predictor import IntermFeaturesPredictor
 
 LayerNorm2d, MLP = official.common.LayerNorm2d, official.mask_decoder.MLP
@@ -44,14 +44,10 @@ class MaskDecoderHQ(official.MaskDecoder):
         tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight, self.hf_token.weight], dim=0)
         tokens = tokens.unsqueeze(0).expand(sparse.size(0), -1, -1)
         tokens = torch.cat((tokens, sparse), dim=1)
-        src = torch.repeat_interleave(image_embeddings, tokens.shape[0], dim=0) + dense
-        pos = torch.repeat_interleave(image_pe, tokens.shape[0], dim=0)
-        b, c, h, w = src.shape
-        hs, src = self.transformer(src, pos, tokens)
+        hs, up_sam = run_two_way(self, image_embeddings, image_pe, tokens, dense)
         iou = self.iou_prediction_head(hs[:, 0, :])
         hq_token_out = hs[:, 1 + self.num_mask_tokens, :]
-        up_sam = self.output_upscaling(src.transpose(1, 2).view(b, c, h, w))
-        up_hq = self.embedding_maskfeature(up_sam) + hq_features.repeat(b, 1, 1, 1)
+        up_hq = self.embedding_maskfeature(up_sam) + hq_features.repeat(up_sam.shape[0], 1, 1, 1)
         hyper = self.hf_mlp(hq_token_out)[:, None]  # (B, 1, C/8)
         b, c, h, w = up_hq.shape
         logits = (hyper @ up_hq.view(b, c, h * w)).view(b, 1, h, w)

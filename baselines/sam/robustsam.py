@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..family import ModelFamily, register_family
-from .configs import build_sam, get_config, official
+from .configs import build_sam, get_config, official, run_two_way
 from .predictor import IntermFeaturesPredictor
 from .training import TrainableSam, TrainingBatch, TrainingOutputs
 
@@ -166,13 +166,9 @@ class RobustMaskDecoder(official.MaskDecoder):
             robust = first(early) + last(image_embeddings)
             tokens = torch.cat([self.iou_token.weight, self.custom_robust_token.weight], dim=0)
         tokens = torch.cat((tokens.unsqueeze(0).expand(sparse.size(0), -1, -1), sparse), dim=1)
-        src = torch.repeat_interleave(image_embeddings, tokens.shape[0], dim=0) + dense
-        pos = torch.repeat_interleave(image_pe, tokens.shape[0], dim=0)
-        b, c, h, w = src.shape
-        hs, src = self.transformer(src, pos, tokens)
-        up = self.output_upscaling(src.transpose(1, 2).view(b, c, h, w))
+        hs, up = run_two_way(self, image_embeddings, image_pe, tokens, dense)
         maskf = self.fourier_mask_features
-        features = (maskf.downsample_layer(up) if clear else maskf(up)) + robust.repeat(b, 1, 1, 1)
+        features = (maskf.downsample_layer(up) if clear else maskf(up)) + robust.repeat(up.shape[0], 1, 1, 1)
         if clear:
             return None, hs, features
         hyper = self.robust_mlp(self.custom_token_block(hs[:, 1, :]))[:, None]  # mask 0 of the official path

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..family import pick_config
 from .heads import MaskDecoder, PromptEncoder
 from .hiera import FpnNeck, Hiera, ImageEncoder
 from .memory import add_video_parameters
@@ -50,10 +51,8 @@ CONFIGS = {
 
 
 def get_config(variant: str, config: str | None) -> Sam2Config:
-    key = variant if config in (None, "full") else config
-    if key not in CONFIGS:
-        raise ValueError(f"unknown SAM 2 config {key!r}; valid: full, {', '.join(CONFIGS)}")
-    return CONFIGS[key]
+    """``config=None`` gives the variant's official size; ``"tiny"`` the test size."""
+    return pick_config(CONFIGS, variant, config, "SAM 2")
 
 
 class Sam2Image(nn.Module):

@@ -1,7 +1,6 @@
 """Small helpers every reader needs: required files, annotation digests, label maps to objects."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -9,6 +8,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ...jobs import sha256_file
 from ..schema import ObjectAnn
 from .errors import BadSampleError
 
@@ -33,14 +33,6 @@ def require_dir(path: Path, source: str, what: str) -> Path:
     if not path.is_dir():
         raise FileNotFoundError(f"{source}: {what} folder {path} not found")
     return path
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_json(path: Path, source: str):

@@ -41,6 +41,14 @@ def check_image(image: np.ndarray, who: str) -> np.ndarray:
     return image
 
 
+def check_mask_inputs(mask_inputs, want: tuple, who: str) -> np.ndarray:
+    """``mask_inputs`` as float32 when it has the shape ``want`` of this model's low-res logits."""
+    if tuple(np.shape(mask_inputs)) != want:
+        raise ValueError(f"{who}: mask_inputs must be {want} low-res logits (this model's "
+                         f"Prediction.logits), got {np.shape(mask_inputs)}")
+    return np.asarray(mask_inputs, np.float32)
+
+
 def _take(features, i: int):
     """Image i of batched features (tensors, or dicts/lists/tuples of them), keeping the batch dim."""
     if isinstance(features, dict):
@@ -129,11 +137,8 @@ class SamFamilyPredictor(PromptableSegmenter):
             bx = scale_coords(np.asarray(prompts.boxes).reshape(n, 2, 2), self._original_hw, self.img_size)
             boxes = self._tensor(bx.reshape(n, 4))
         if prompts.mask_inputs is not None:
-            want = (n, 1, *self.model.prompt_encoder.mask_input_size)
-            if tuple(np.shape(prompts.mask_inputs)) != want:
-                raise ValueError(f"{self.name}: mask_inputs must be {want} low-res logits (this model's "
-                                 f"Prediction.logits), got {np.shape(prompts.mask_inputs)}")
-            masks = self._tensor(prompts.mask_inputs)
+            masks = self._tensor(check_mask_inputs(prompts.mask_inputs,
+                                                   (n, 1, *self.model.prompt_encoder.mask_input_size), self.name))
         with torch.inference_mode(), self._autocast():
             sparse, dense = self.embed_prompts(points, boxes, masks)
             logits, scores, unc = self.decode(self._features, sparse, dense, multimask)

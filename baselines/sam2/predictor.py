@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..contract import Prediction, PromptableSegmenter, Prompts, resolve_device, resolve_dtype
-from ..sam.predictor import check_image
+from ..sam.predictor import check_image, check_mask_inputs
 
 
 class Sam2Predictor(PromptableSegmenter):
@@ -65,10 +65,7 @@ class Sam2Predictor(PromptableSegmenter):
         masks = None
         if prompts.mask_inputs is not None:
             want = (n, 1, *self.model.sam_prompt_encoder.mask_input_size)
-            if tuple(np.shape(prompts.mask_inputs)) != want:
-                raise ValueError(f"{self.name}: mask_inputs must be {want} low-res logits (this model's "
-                                 f"Prediction.logits), got {np.shape(prompts.mask_inputs)}")
-            masks = torch.as_tensor(np.asarray(prompts.mask_inputs, np.float32), device=self.device)
+            masks = torch.as_tensor(check_mask_inputs(prompts.mask_inputs, want, self.name), device=self.device)
         with torch.inference_mode(), self._autocast():
             logits, scores, unc = self.model.decode(self._features, coords, labels, masks, multimask)
             up = F.interpolate(logits.float(), self._hw, mode="bilinear", align_corners=False)

@@ -18,9 +18,10 @@ from torch import nn
 
 from ..checkpoints import read_state_dict
 from ..family import ModelFamily, register_family
+from ..training import TrainingBatch, TrainingOutputs
 from .configs import build_sam, get_config
 from .predictor import SamFamilyPredictor
-from .training import TrainableSam, TrainingBatch, TrainingOutputs
+from .training import TrainableSam
 
 RANK_LOW, RANK_HIGH = 16, 256
 

@@ -12,9 +12,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..family import ModelFamily, register_family
+from ..training import TrainingBatch, TrainingOutputs
 from .configs import build_sam, get_config, official, run_two_way
 from .predictor import IntermFeaturesPredictor
-from .training import TrainableSam, TrainingBatch, TrainingOutputs
+from .training import TrainableSam
 
 LayerNorm2d, MLP = official.common.LayerNorm2d, official.mask_decoder.MLP
 

@@ -4,38 +4,14 @@ know nothing of a family's internals. The inference adapters run under ``inferen
 tokens or features, which training needs; these forwards return them with gradients."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..training import TrainingBatch, TrainingOutputs
 from .configs import official
-
-
-@dataclass(frozen=True)
-class TrainingBatch:
-    """Square uint8 images at ``train_size`` with one prompt each (points (N, 2) and/or a box (4,) in
-    ``train_size`` pixel coordinates, positive clicks); ``clear`` are the paired clean images (RobustSAM)."""
-
-    images: Sequence[np.ndarray]
-    points: Sequence[Optional[np.ndarray]]
-    boxes: Sequence[Optional[np.ndarray]]
-    train_size: int
-    clear: Optional[Sequence[np.ndarray]] = None
-
-
-@dataclass(frozen=True)
-class TrainingOutputs:
-    """Mask logits (B, 1, S, S) at ``train_size``; RobustSAM adds the output tokens and fused mask features of
-    its degraded and clear branches, which its consistency losses compare."""
-
-    logits: torch.Tensor
-    tokens: Optional[torch.Tensor] = None
-    clear_tokens: Optional[torch.Tensor] = None
-    features: Optional[torch.Tensor] = None
-    clear_features: Optional[torch.Tensor] = None
 
 
 class TrainableSam(official.Sam):

@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from baselines.sam.training import TrainingBatch
+from baselines.training import TrainingBatch
 
 from .losses import LossParts, recipe_loss
 

@@ -1,0 +1,34 @@
+"""The training contract of a trainable model family: a batch of training items in, the outputs a recipe's
+loss needs out. A family's module implements ``training_outputs(batch, generator=, gumbel_tau=)``
+(``baselines/sam/training.py``); ``benchmark.train`` builds the batch and computes the loss, knowing nothing
+of the family's internals. Torch-free to import, so the trainer can name these types before a model exists."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TrainingBatch:
+    """Square uint8 images at ``train_size`` with one prompt each (points (N, 2) and/or a box (4,) in
+    ``train_size`` pixel coordinates, positive clicks); ``clear`` are the paired clean images (RobustSAM)."""
+
+    images: Sequence[np.ndarray]
+    points: Sequence[Optional[np.ndarray]]
+    boxes: Sequence[Optional[np.ndarray]]
+    train_size: int
+    clear: Optional[Sequence[np.ndarray]] = None
+
+
+@dataclass(frozen=True)
+class TrainingOutputs:
+    """Mask logits (B, 1, S, S) at ``train_size``; RobustSAM adds the output tokens and fused mask features of
+    its degraded and clear branches, which its consistency losses compare."""
+
+    logits: Any
+    tokens: Optional[Any] = None
+    clear_tokens: Optional[Any] = None
+    features: Optional[Any] = None
+    clear_features: Optional[Any] = None

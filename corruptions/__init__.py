@@ -14,6 +14,6 @@ from .apply import apply_corruption
 
 __all__ = [
     "CLEAR", "PROFILE_NAMES", "Corruption", "ImageFormatError", "UnknownCorruptionError", "apply_corruption",
-    "corruption_rng", "describe_corruptions", "get_corruption", "list_corruptions", "parse_profile", "profile", "register_corruption",
-    "split_name", "to_rgb_uint8",
+    "corruption_rng", "describe_corruptions", "get_corruption", "list_corruptions", "parse_profile", "profile",
+    "register_corruption", "split_name", "to_rgb_uint8",
 ]

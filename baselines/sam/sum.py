@@ -51,10 +51,11 @@ class SumAdapter(SamFamilyPredictor):
         return self.model.prompt_encoder(points, boxes, masks, task_prompt=task)
 
 
+VARIANTS = ("vit_b", "vit_l", "vit_h")
 SUM = register_family(
-    ModelFamily("sum", build_torch_model, SumAdapter, files={v: f"sum_{v}.pth" for v in ("vit_b", "vit_l", "vit_h")}),
-    ("vit_b", "vit_l", "vit_h"), description="SUM {label}: SAM + task prompt (task= kwarg)", public_weights=False,
+    ModelFamily("sum", build_torch_model, SumAdapter, files={v: f"sum_{v}.pth" for v in VARIANTS}),
+    VARIANTS, description="SUM {label}: SAM + task prompt (task= kwarg)", public_weights=False,
     tags=("sam", "sum"),
     verified=("keys = SAM official list + prompt_encoder.task_prompt_embedding.{0..3}.weight [1, 256] as in "
               "Kangningthu/SUM modeling/prompt_encoder.py (read, not run); no weights published"))
-make_sum = SUM.make  # make_sum(variant, checkpoint=None, device="cpu", dtype="float32", config=None, task=..., sha256=None)
+make_sum = SUM.make  # make_sum(variant, checkpoint=None, device=, dtype=, config=None, task=..., sha256=None)

@@ -60,6 +60,7 @@ class PromptableSegmenter(ABC):
 
     name: str = "unnamed"
     checkpoint_sha256: str = ""  # of the loaded checkpoint file; empty for weight-free models
+    random_weights: bool = False  # learned weights left at their random init (no checkpoint): results say so
 
     @abstractmethod
     def set_image(self, image: np.ndarray) -> None:

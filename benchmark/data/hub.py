@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..jobs import STATE_DIR, load_manifest, sha256_file
+from ..errors import BadInputError, MissingInputError
 
 
 def verify_dataset(dataset_dir: str | os.PathLike) -> dict:
@@ -15,9 +16,9 @@ def verify_dataset(dataset_dir: str | os.PathLike) -> dict:
     for rel, meta in sorted(manifest["files"].items()):
         path = root / rel
         if not path.exists():
-            raise FileNotFoundError(f"{path}: listed in the manifest but missing")
+            raise MissingInputError(f"{path}: listed in the manifest but missing")
         if sha256_file(path) != meta["sha256"]:
-            raise ValueError(f"{path}: sha256 differs from the manifest (file changed or corrupt)")
+            raise BadInputError(f"{path}: sha256 differs from the manifest (file changed or corrupt)")
     return manifest
 
 

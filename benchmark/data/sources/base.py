@@ -5,6 +5,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from ..schema import Sample
+from ...errors import UsageError, UserError
 
 
 class Source(ABC):
@@ -40,7 +41,7 @@ class SourceInfo:
 _SOURCES: dict[str, SourceInfo] = {}
 
 
-class UnknownSourceError(KeyError):
+class UnknownSourceError(UserError, KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
 
@@ -79,4 +80,4 @@ def create_source(name: str, **options) -> Source:
     try:
         return _SOURCES[name].cls(**options)
     except TypeError as e:
-        raise TypeError(f"source {name!r}: bad options {sorted(options)}: {e}") from e
+        raise UsageError(f"source {name!r}: bad options {sorted(options)}: {e}") from e

@@ -20,6 +20,14 @@ SEED_MAX = 2**32 - 1
 MIN_SIDE, MAX_SIDE = 16, 8192
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with a one-line error (what is wrong and what is valid) instead of a usage block;
+    subcommand parsers inherit it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+
+
 def arg(check: Callable[[str], T]) -> Callable[[str], T]:
     """``check`` as an argparse type: its UsageError becomes argparse's one-line message."""
 

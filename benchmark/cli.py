@@ -1,7 +1,6 @@
 """The ``robustseg`` command. Thin: every subcommand calls a library function."""
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -29,13 +28,6 @@ class _Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (what is wrong and what is valid) instead of a usage block."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
 
 
 def _build_config(a):
@@ -235,8 +227,8 @@ def _add_build_args(p, out_default: str | None) -> None:
         p.add_argument("--out", default=out_default)
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="robustseg", description="Robustness benchmark for promptable segmenters.")
+def parser() -> T.OneLineParser:
+    ap = T.OneLineParser(prog="robustseg", description="Robustness benchmark for promptable segmenters.")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("build", help="build a parquet dataset: source x corruption profile x seed")

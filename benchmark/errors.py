@@ -30,6 +30,10 @@ class BadInputError(UserError, ValueError):
     """A file's content is wrong: not the format, a checksum that differs, a field out of range."""
 
 
+class UnreachableError(UserError, ConnectionError):
+    """A service the user pointed at (the Hub, a Ray cluster) does not answer; reported in bounded time."""
+
+
 class WriteError(UserError, OSError):
     """The output cannot be written (full disk, read-only folder); nothing half-written is published."""
 

@@ -17,7 +17,7 @@ from typing import Optional
 
 from filelock import FileLock, Timeout
 
-from .errors import MissingInputError, UserError, WriteError
+from .errors import MissingInputError, UnreachableError, UserError, WriteError
 
 #: a job's private state (identity, done-markers, locks) inside its output folder; not part of the output
 STATE_DIR = ".robustseg"
@@ -229,3 +229,23 @@ def interrupts_unwind():
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+def check_reachable(address: str, what: str, timeout: float = 10.0) -> None:
+    """Fail within ``timeout`` seconds, with one line, where nothing accepts a connection at ``address``
+    (``host:port``, optionally ``scheme://``): clients such as Ray's retry a dead address for minutes."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = url.hostname, url.port or {"https": 443, "http": 80}.get(url.scheme)
+    except ValueError:
+        host, port = None, None
+    if not host or port is None:
+        raise UnreachableError(f"{what}: {address!r} is not HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        raise UnreachableError(f"{what}: nothing answers at {address} ({e.strerror or type(e).__name__}); "
+                               "is it running, and is the address right?") from None

@@ -25,8 +25,8 @@ from corruptions import CLEAR, split_name
 
 from ..argtypes import check_partitions
 from ..errors import BadInputError, UsageError
-from ..jobs import (STATE_DIR, JobConflictError, atomic_write_json, atomic_write_text, check_identity, done_marker,
-                    dump_json, folder_lock, ignore_sigint, read_marker, remove_stale_temps, sha256_file,
+from ..jobs import (STATE_DIR, JobConflictError, atomic_write_json, atomic_write_text, check_identity, check_reachable,
+                    done_marker, dump_json, folder_lock, ignore_sigint, read_marker, remove_stale_temps, sha256_file,
                     write_parquet_atomic)
 from . import card
 from .schema import FEATURES, SCHEMA_VERSION, Sample, encode_image, object_record
@@ -238,6 +238,10 @@ def build(cfg: BuildConfig, out: str | os.PathLike, *, num_workers: int = 1, sha
     for a local one); the bytes are the same as with the local engine."""
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
+    if ray_address is not None and engine != "ray":
+        raise UsageError("--ray-address applies only with --engine ray")
+    if engine == "ray" and ray_address not in (None, "auto", "local"):
+        check_reachable(ray_address, "Ray cluster (--ray-address)")  # Ray itself retries a dead one for minutes
     out = Path(out)
     if cfg.image_format not in IMAGE_FORMATS:
         raise UsageError(f"unknown image format {cfg.image_format!r}; valid: {', '.join(IMAGE_FORMATS)}")

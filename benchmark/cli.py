@@ -135,7 +135,8 @@ def cmd_reproduce(a) -> int:
             paper, sep, ours = item.partition("=")
             models[paper] = ours if sep else None
     path = reproduce(a.suite, a.data_root, checkpoints, a.out, models=models, datasets=a.dataset, limit=a.limit,
-                     device=a.device, seed=a.seed, random_weights=a.random_weights, progress=lambda msg: print(msg, file=sys.stderr))
+                     device=a.device, seed=a.seed, random_weights=a.random_weights,
+                     progress=lambda msg: print(msg, file=sys.stderr))
     print(f"{path}\n{path.with_suffix('.md')}")
     return 0
 
@@ -242,7 +243,8 @@ def parser() -> T.OneLineParser:
     p.add_argument("--jpeg-quality", type=arg(T.integer(1, 100)), default=95)
     p.add_argument("--split", type=arg(T.partitions), help="partition into configs, e.g. train=0.8,val=0.1,test=0.1")
     p.add_argument("--limit", type=arg(T.integer(1)), help="deterministic subsample of N source images")
-    p.add_argument("--shard", type=arg(T.shard), default="0/1", help="i/N: build only this machine's share of the chunks")
+    p.add_argument("--shard", type=arg(T.shard), default="0/1",
+                   help="i/N: build only this machine's share of the chunks")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable samples and list them in the manifest")
     p.add_argument("--engine", default="local", choices=["local", "ray"], help="ray: chunks as tasks on a Ray cluster")
     p.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")

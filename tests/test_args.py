@@ -304,7 +304,8 @@ def argument_lists(draw):
     return argv
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(argv=argument_lists())
 def test_property_random_argument_lists(argv, dataset, capsys):
     """Any argument list: exit 0, 1 (check-model's failed check) or 2 with one error line, never a

@@ -32,6 +32,10 @@ def reference(tmp_path_factory) -> Path:
     return out
 
 
+def _parquet_bytes(root: Path) -> dict:
+    return {p.relative_to(root): p.read_bytes() for p in root.rglob("*.parquet")}
+
+
 def _one_line_interrupt(r: subprocess.CompletedProcess, signum: int) -> None:
     assert r.returncode == 128 + signum, r.stderr
     assert "Traceback" not in r.stderr and "KeyboardInterrupt" not in r.stderr, r.stderr
@@ -68,8 +72,7 @@ def test_eval_sigterm_after_one_file_resumes_to_the_same_results(tmp_path, refer
     _one_line_interrupt(r, signal.SIGTERM)
     assert len(list((tmp_path / "r").rglob("*.parquet"))) == 1
     assert cli.main([*map(str, args), "--out", str(tmp_path / "r")]) == 0
-    got = {p.relative_to(tmp_path / "r"): p.read_bytes() for p in (tmp_path / "r").rglob("*.parquet")}
-    want = {p.relative_to(tmp_path / "ref"): p.read_bytes() for p in (tmp_path / "ref").rglob("*.parquet")}
+    got, want = _parquet_bytes(tmp_path / "r"), _parquet_bytes(tmp_path / "ref")
     assert got == want and len(want) > 1
 
 
@@ -112,8 +115,7 @@ def test_corrupt_eval_identity_and_markers_resume(tmp_path, reference):
     (target / ".robustseg" / "eval.json").write_bytes(b"")
     next((target / ".robustseg" / "done").iterdir()).write_bytes(b"{")
     assert cli.main([*args, "--out", str(tmp_path / "r")]) == 0
-    got = {p.relative_to(tmp_path / "r"): p.read_bytes() for p in (tmp_path / "r").rglob("*.parquet")}
-    want = {p.relative_to(tmp_path / "ref"): p.read_bytes() for p in (tmp_path / "ref").rglob("*.parquet")}
+    got, want = _parquet_bytes(tmp_path / "r"), _parquet_bytes(tmp_path / "ref")
     assert got == want
 
 

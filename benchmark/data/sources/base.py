@@ -99,8 +99,9 @@ def _check_options(name: str, params, options: dict) -> None:
         want = type(default) if isinstance(default, (bool, int, float, str)) else None
         if want is str and isinstance(value, (int, float)) and not isinstance(value, bool):
             options[key] = value = str(value)  # a number-like text the command line read as a number
-        ok = want is None or value is None or (isinstance(value, want) and not (want is int and isinstance(value, bool))) or (
-            want is float and isinstance(value, int) and not isinstance(value, bool))
+        exact = isinstance(value, want or object) and not (want is int and isinstance(value, bool))
+        widened = want is float and isinstance(value, int) and not isinstance(value, bool)
+        ok = want is None or value is None or exact or widened
         if not ok:
             raise UsageError(f"{name}: option {key} must be a {want.__name__} (like its default {default!r}), "
                              f"got {value!r}")

@@ -114,10 +114,11 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
     test). Returns the CSV path.
 
     ``checkpoints``: robustseg model name -> checkpoint file; None as the path means random init, allowed
-    only with ``random_weights`` (which also gives every model without a checkpoint random init; tests). ``models``: the paper's model names to run (default: every one robustseg can run),
-    or a mapping paper name -> robustseg model to substitute one. ``dataset_override``: suite dataset
-    -> a replacement ``SuiteDataset`` (e.g. the synthetic source, for tests). Raises
-    ``MissingInputsError`` listing every missing input before any work."""
+    only with ``random_weights`` (which also gives every model without a checkpoint random init; tests).
+    ``models``: the paper's model names to run (default: every one robustseg can run), or a mapping
+    paper name -> robustseg model to substitute one. ``dataset_override``: suite dataset -> a replacement
+    ``SuiteDataset`` (e.g. the synthetic source, for tests). Raises ``MissingInputsError`` listing every
+    missing input before any work."""
     s = get_suite(suite)
     checkpoints = _weights_or_refuse(s, checkpoints, models, random_weights)
     override = dict(dataset_override or {})

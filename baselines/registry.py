@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .contract import PromptableSegmenter
+from .contract import ModelArgumentError, PromptableSegmenter
 
 ENTRY_POINT_GROUP = "robustseg.models"
 
@@ -38,11 +38,6 @@ _MODELS: dict[str, ModelInfo] = {}
 class UnknownModelError(KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-class ModelArgumentError(ValueError):
-    """A checkpoint or option the model does not take, or a model with learned weights asked to run
-    without them (random init) when that was not asked for explicitly."""
 
 
 def register_model(name: str, *, description: str, checkpoint_files=(), public_weights: bool = True,

@@ -41,10 +41,10 @@ class WriteError(UserError, OSError):
 def user_error_types() -> tuple[type[BaseException], ...]:
     """``UserError`` plus the user errors of ``baselines`` and ``corruptions``, which by the import rules
     (they never import ``benchmark``) cannot derive from it."""
-    from baselines import ModelOutputError, UnknownModelError
+    from baselines import ModelArgumentError, ModelOutputError, UnknownModelError
     from baselines.checkpoints import CheckpointError
-    from baselines.registry import ModelArgumentError
+    from baselines.sam._compat import MissingDependencyError
     from corruptions import ImageFormatError, ProfileError, UnknownCorruptionError
 
-    return (UserError, UnknownModelError, CheckpointError, ModelArgumentError, ModelOutputError, ImageFormatError,
-            ProfileError, UnknownCorruptionError)
+    return (UserError, UnknownModelError, CheckpointError, ModelArgumentError, ModelOutputError, MissingDependencyError,
+            ImageFormatError, ProfileError, UnknownCorruptionError)

@@ -97,6 +97,10 @@ MISUSE = [
     (["eval", "--model", "box", "--model-option", "x=1", "--model-option", "x=2"], "option 'x' given twice"),
     (["eval", "--model", "sam_vit_b"], "model 'sam_vit_b' has learned weights: give --checkpoint (sam_vit_b_01ec64.pth), "
                                        "or pass --random-weights"),
+    (["eval", "--model", "sam_vit_b", "--random-weights", "--model-option", "config=huge"],
+     "unknown SAM config 'huge'; valid: full, vit_b, vit_l, vit_h, tiny"),
+    (["eval", "--model", "sam_vit_b", "--random-weights", "--model-option", "config=tiny", "--model-option",
+      "dtype=int3"], "unknown dtype 'int3'"),
     (["eval", "--model", "box", "--device", "gpu"], "unknown device 'gpu'; valid: cpu, auto, cuda, cuda:N, mps"),
     (["eval", "--model", "box", "--splits", "clear,clear"], "clear given twice"),
     (["eval", "--model", "box", "--splits", "../x"], "'../x' is not a valid name"),

@@ -6,6 +6,7 @@ import contextlib
 from dataclasses import dataclass
 from functools import partial
 
+from ..contract import ModelArgumentError
 from ._compat import require_torch, sam_modeling
 
 
@@ -45,7 +46,7 @@ def get_config(variant: str, config: str | None) -> VitConfig:
     """``config=None`` gives the variant's official size; ``"tiny"`` the test size."""
     key = variant if config in (None, "full") else config
     if key not in CONFIGS:
-        raise ValueError(f"unknown SAM config {key!r}; valid: full, {', '.join(CONFIGS)}")
+        raise ModelArgumentError(f"unknown SAM config {key!r}; valid: full, {', '.join(CONFIGS)}")
     return CONFIGS[key]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..checkpoints import load_checkpoint, read_state_dict
+from ..checkpoints import CheckpointError, load_checkpoint, read_state_dict
 from ..registry import register_model
 from ._compat import require_torch
 from .configs import build_sam, get_config, seeded_init
@@ -86,7 +86,7 @@ def make_gara_sam(variant: str, checkpoint: str | None = None, device: str = "cp
         own = model.state_dict()
         missing = sorted(set(sd) - set(own))
         if missing:
-            raise ValueError(f"{sam_checkpoint}: not a SAM {variant} checkpoint, unexpected keys {missing[:5]}")
+            raise CheckpointError(f"{sam_checkpoint}: not a SAM {variant} checkpoint, unexpected keys {missing[:5]}")
         model.load_state_dict(sd, strict=False)
     adapter = GaraSamAdapter(model, device=device, dtype=dtype)
     adapter.checkpoint_sha256 = sha

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..contract import ModelArgumentError
 from .heads import MaskDecoder, PromptEncoder
 from .hiera import FpnNeck, Hiera, ImageEncoder
 from .memory import add_video_parameters
@@ -52,7 +53,7 @@ CONFIGS = {
 def get_config(variant: str, config: str | None) -> Sam2Config:
     key = variant if config in (None, "full") else config
     if key not in CONFIGS:
-        raise ValueError(f"unknown SAM 2 config {key!r}; valid: full, {', '.join(CONFIGS)}")
+        raise ModelArgumentError(f"unknown SAM 2 config {key!r}; valid: full, {', '.join(CONFIGS)}")
     return CONFIGS[key]
 
 

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..contract import ModelArgumentError
 from ..registry import register_model
 from ..sam.configs import init_model
 from .heads import MaskDecoder
@@ -117,7 +118,7 @@ def make_ruac(checkpoint: str | None = None, device: str = "cpu", dtype="float32
               mc_samples: int = MC_SAMPLES, sha256: str | None = None) -> RuacAdapter:
     """``sha256`` defaults to the published hash when the file keeps the release name ``model.safetensors``."""
     if mc_samples < 1:
-        raise ValueError(f"mc_samples must be >= 1, got {mc_samples}")
+        raise ModelArgumentError(f"mc_samples must be >= 1, got {mc_samples}")
     if sha256 is None and checkpoint is not None and Path(checkpoint).name == RELEASE_FILE:
         sha256 = RELEASE_SHA256
     model, sha = init_model(partial(build_torch_model, "hiera_b+", config, mc_samples), checkpoint, sha256=sha256,

@@ -189,6 +189,13 @@ def device(text: str) -> str:
     raise UsageError(f"unknown device {text!r}; valid: cpu, auto, cuda, cuda:N, mps")
 
 
+def image_file(text: str) -> str:
+    """An output image path OpenCV can write: ``.png``, ``.jpg`` or ``.jpeg``."""
+    if not text.lower().endswith((".png", ".jpg", ".jpeg")):
+        raise UsageError(f"{text!r}: must end in .png, .jpg or .jpeg")
+    return text
+
+
 def profile(text: str) -> str:
     """A corruption profile name or comma list of ``name[:severity]``, checked against the registry."""
     import corruptions

@@ -348,7 +348,8 @@ def parser() -> T.OneLineParser:
 
     p = sub.add_parser("corruptions", help="list corruptions with severities and descriptions")
     p.add_argument("--family", choices=["robustsam", "imagecorruptions"])
-    p.add_argument("--contact-sheet", metavar="PNG", help="render one image under every corruption of --profile")
+    p.add_argument("--contact-sheet", type=arg(T.image_file), metavar="PNG",
+                   help="render one image under every corruption of --profile")
     p.add_argument("--image", help="image for the contact sheet (default: a synthetic scene)")
     p.add_argument("--profile", type=arg(T.profile), default="robustsam")
     p.add_argument("--seed", type=arg(T.seed), default=0)

@@ -121,6 +121,8 @@ MISUSE = [
     (["reproduce", "--checkpoint", "sam_vit_b"], "--checkpoint expects MODEL=PATH"),
     (["reproduce", "--checkpoint", "a=x", "--checkpoint", "a=y", "--list"], "model 'a' given twice"),
     (["reproduce", "--seed", "-2"], "--seed: must be an integer from 0"),
+    (["corruptions", "--contact-sheet", "sheet.txt"], "'sheet.txt': must end in .png, .jpg or .jpeg"),
+    (["corruptions", "--contact-sheet", "s.png", "--image", "missing.png"], "missing.png: file not found"),
     (["corruptions", "--profile", "nope"], "valid profiles: robustsam, imagecorruptions, clear"),
     (["run", "--image-size", "4x4"], "--image-size: must be WIDTHxHEIGHT"),
     (["leaderboard", "nothing-here"], "no evaluation results under nothing-here"),
@@ -259,7 +261,7 @@ FLAGS = {
     "train": ["--steps", "--batch-size", "--lr", "--seed", "--device", "--dtype", "--splits", "--dataset-config",
               "--init-checkpoint", "--train-size", "--grad-accum"],
     "reproduce": ["--list", "--checkpoint", "--model", "--dataset", "--limit", "--seed", "--device", "--data-root"],
-    "corruptions": ["--family", "--profile", "--seed"],
+    "corruptions": ["--family", "--profile", "--seed", "--contact-sheet", "--image"],
     "push": ["--private", "--revision"],
     "check-model": ["--checkpoint", "--device"],
     "run": ["--image-size", "--seed", "--profile", "--num-images"],
@@ -272,6 +274,7 @@ PREFIX = {
     "train": ["robustsam", "--out", "out", "--config", "tiny", "--steps", "1", "--batch-size", "1"],
     "leaderboard": ["results", "--out", "out"],
     "reproduce": ["--out", "out"],
+    "corruptions": ["--profile", "robustsam/fog"],
     "push": ["dataset", "user/repo"],
     "check-model": ["nope"],
     "run": ["--out", "out", "--num-images", "1", "--image-size", "16x16", "--profile", "clear"],
@@ -288,7 +291,8 @@ CHEAP = {"--num-images": ["0", "1", "2", "-1", "abc"], "--image-size": ["16x16",
          "--device": ["cpu", "cuda", "gpu", "auto"], "--split": ["a=0.5,b=0.5", "a=0.5,a=0.5", "a=1", "a=0.3"],
          "--images-per-shard": ["0", "1", "2", "x"], "--dataset-name": ["d", "../d", ""],
          "--source-option": ["max_objects=1", "colour=red", "seed=x", "noequals"],
-         "--model-option": ["iterations=1", "config=tiny", "x=1"], "--family": ["robustsam", "nope"]}
+         "--model-option": ["iterations=1", "config=tiny", "x=1"], "--family": ["robustsam", "nope"],
+         "--contact-sheet": ["out/sheet.png", "sheet.txt"], "--image": ["missing.png", "inputs/x.txt"]}
 BOOLEAN = {"--skip-bad", "--merge", "--skip-errors", "--no-plots", "--no-reported", "--allow-incomplete",
            "--allow-random-weights", "--list", "--private", "-v"}
 

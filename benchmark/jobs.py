@@ -17,7 +17,7 @@ from typing import Optional
 
 from filelock import FileLock, Timeout
 
-from .errors import MissingInputError, UnreachableError, UserError, WriteError
+from .errors import BadInputError, MissingInputError, UnreachableError, UserError, WriteError
 
 #: a job's private state (identity, done-markers, locks) inside its output folder; not part of the output
 STATE_DIR = ".robustseg"
@@ -190,7 +190,10 @@ def load_manifest(dataset_dir: str | os.PathLike) -> dict:
     if not path.exists():
         raise MissingInputError(f"{dataset_dir} has no manifest.json: not a robustseg dataset, or its build is "
                                 "incomplete (rerun the same build command to finish it)")
-    return json.loads(path.read_text())
+    manifest = read_state(path)
+    if manifest is None or not all(isinstance(manifest.get(k), dict) for k in ("build", "files", "splits")):
+        raise BadInputError(f"{path}: not a robustseg manifest (unreadable json, or no build/files/splits objects)")
+    return manifest
 
 
 class IncompleteResultsError(UserError, RuntimeError):

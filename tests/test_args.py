@@ -80,6 +80,9 @@ MISUSE = [
     (["build", "--source-option", "=3"], "--source-option: must be KEY=VALUE"),
     (["build", "--source-option", "colour=red"], "synthetic: unknown option colour; valid options:"),
     (["build", "--source-option", "max_objects=1", "--source-option", "max_objects=2"], "option 'max_objects' given twice"),
+    (["build", "--source-option", "num_images=abc"], "synthetic: option num_images must be of type int (like its default"),
+    (["build", "--source", "coco"], "coco: needs root (--root, or --source-option root=...)"),
+    (["eval", "--model", "box", "--dataset", "not-a-dataset"], "not-a-dataset has no manifest.json"),
     (["build", "--source", "nope"], "unknown source 'nope'; valid names:"),
     (["build", "--profile", "robustsm"], "unknown profile or corruption 'robustsm'; valid profiles: robustsam, imagecorruptions, clear"),
     (["build", "--profile", "imagecorruption"], "valid profiles: robustsam, imagecorruptions, clear"),
@@ -139,7 +142,7 @@ def _complete(argv: list[str], dataset: Path) -> list[str]:
     if argv[0] == "build":
         return _build_defaults(argv)
     if argv[0] == "eval":
-        return [*argv, "--dataset", str(dataset), "--out", "out"]
+        return [*argv, *([] if "--dataset" in argv else ["--dataset", str(dataset)]), "--out", "out"]
     if argv[0] == "train":
         return [*argv, "--dataset", str(dataset), "--out", "out", "--config", "tiny"]
     if argv[0] in ("reproduce", "run"):
@@ -177,6 +180,17 @@ def test_misuse_is_one_line_exit_2_and_writes_nothing(argv, expected, dataset, t
     assert lines[0].startswith("robustseg") and "error:" in lines[0] and expected in lines[0], lines[0]
     assert _tree(tmp_path) == {}, "a refused command wrote files"
     assert _tree(dataset) == before
+
+
+@pytest.mark.parametrize("content", [b"", b"{", b"[]", b'{"files": {}}'], ids=["empty", "cut", "list", "no build"])
+def test_unreadable_dataset_manifest_is_one_line(tmp_path, capsys, content):
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "manifest.json").write_bytes(content)
+    with _in(tmp_path):
+        rc, lines = _run(capsys, ["eval", "--dataset", "ds", "--model", "box", "--out", "out"])
+    assert rc == 2 and lines == ["robustseg: error: ds/manifest.json: not a robustseg manifest (unreadable json, or "
+                                 "no build/files/splits objects)"]
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_real_bug_keeps_its_traceback(monkeypatch):

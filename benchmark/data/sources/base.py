@@ -103,5 +103,5 @@ def _check_options(name: str, params, options: dict) -> None:
         widened = want is float and isinstance(value, int) and not isinstance(value, bool)
         ok = want is None or value is None or exact or widened
         if not ok:
-            raise UsageError(f"{name}: option {key} must be a {want.__name__} (like its default {default!r}), "
+            raise UsageError(f"{name}: option {key} must be of type {want.__name__} (like its default {default!r}), "
                              f"got {value!r}")

@@ -1,8 +1,10 @@
 """The model contract, the registry and the model adapters. Torch is imported lazily by adapters."""
 from .contract import ModelOutputError, Prediction, PromptableSegmenter, Prompts, validate_prediction
-from .registry import ModelInfo, UnknownModelError, create_model, list_models, register_model, resolve_model
+from .registry import (ModelArgumentError, ModelInfo, UnknownModelError, create_model, list_models, register_model,
+                       resolve_model)
 
 __all__ = [
-    "ModelInfo", "ModelOutputError", "Prediction", "PromptableSegmenter", "Prompts", "UnknownModelError",
+    "ModelArgumentError", "ModelInfo", "ModelOutputError", "Prediction", "PromptableSegmenter", "Prompts",
+    "UnknownModelError",
     "create_model", "list_models", "register_model", "resolve_model", "validate_prediction",
 ]

@@ -60,6 +60,7 @@ class PromptableSegmenter(ABC):
 
     name: str = "unnamed"
     checkpoint_sha256: str = ""  # of the loaded checkpoint file; empty for weight-free models
+    random_weights: bool = False  # learned weights left at their random init (no checkpoint): results say so
 
     @abstractmethod
     def set_image(self, image: np.ndarray) -> None:
@@ -101,8 +102,13 @@ def resolve_dtype(dtype="float32"):
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+        raise ModelArgumentError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
     return getattr(torch, dtype)
+
+
+class ModelArgumentError(ValueError):
+    """A checkpoint, option or config the model does not take, or a model with learned weights asked to run
+    without them (random init) when that was not asked for explicitly."""
 
 
 class ModelOutputError(RuntimeError):

@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
+from .contract import ModelArgumentError
 from .registry import register_model
 
 _FAMILIES: dict[str, "ModelFamily"] = {}
@@ -42,7 +43,7 @@ def pick_config(configs: Mapping[str, Any], variant: str, config: Optional[str],
     """``config=None`` (or ``"full"``) gives the variant's official size; another name (``"tiny"``) that size."""
     key = variant if config in (None, "full") else config
     if key not in configs:
-        raise ValueError(f"unknown {what} config {key!r}; valid: full, {', '.join(configs)}")
+        raise ModelArgumentError(f"unknown {what} config {key!r}; valid: full, {', '.join(configs)}")
     return configs[key]
 
 

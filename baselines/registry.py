@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .contract import PromptableSegmenter
+from .contract import ModelArgumentError, PromptableSegmenter
 
 ENTRY_POINT_GROUP = "robustseg.models"
 
@@ -122,9 +122,50 @@ def describe_models(verbose: bool = False) -> list[str]:
     return lines
 
 
-def create_model(spec: str, checkpoint: str | None = None, device: str = "cpu", **kwargs) -> PromptableSegmenter:
-    """Build a model by registry name or ``module:Class``; ``checkpoint`` is a local file path."""
+def needs_weights(spec: str) -> bool:
+    """True for a model with learned weights (the SAM family): without a checkpoint it is random init."""
+    return bool(resolve_model(spec).checkpoint_files)
+
+
+def check_model_arguments(spec: str, checkpoint: str | None = None, options: Mapping[str, Any] | None = None,
+                          random_weights: bool = False) -> ModelInfo:
+    """Refuse, before anything is built, a ``checkpoint`` or option ``spec``'s factory does not take, and
+    a model with learned weights without a checkpoint unless ``random_weights`` says that is intended."""
     info = resolve_model(spec)
+    params = _factory_parameters(info.factory)
+    if params is not None:
+        valid = sorted(params - {"checkpoint", "device"})
+        if checkpoint is not None and "checkpoint" not in params:
+            raise ModelArgumentError(f"model {spec!r} is weight-free and takes no --checkpoint")
+        bad = sorted(set(options or {}) - params - {"device", "checkpoint"})
+        if bad:
+            raise ModelArgumentError(f"model {spec!r} takes no option {', '.join(bad)}; its options: "
+                                     f"{', '.join(valid) or 'none'}")
+    if info.checkpoint_files and checkpoint is None and not random_weights:
+        raise ModelArgumentError(f"model {spec!r} has learned weights: give --checkpoint "
+                                 f"({', '.join(info.checkpoint_files)}), or pass --random-weights to run it on "
+                                 "random init (results are labelled random weights)")
+    return info
+
+
+def _factory_parameters(factory) -> set[str] | None:
+    """Keyword names ``factory`` accepts, or None where it takes ``**kwargs`` (anything goes)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin or C callable without a signature: cannot tell
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return None
+    return {n for n, p in sig.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def create_model(spec: str, checkpoint: str | None = None, device: str = "cpu", **kwargs) -> PromptableSegmenter:
+    """Build a model by registry name or ``module:Class``; ``checkpoint`` is a local file path. A model
+    with learned weights built without a checkpoint is marked ``random_weights`` (results say so)."""
+    info = resolve_model(spec)
+    check_model_arguments(spec, checkpoint, kwargs, random_weights=True)
     if checkpoint is not None:
         kwargs["checkpoint"] = checkpoint
     kwargs["device"] = device
@@ -132,4 +173,5 @@ def create_model(spec: str, checkpoint: str | None = None, device: str = "cpu", 
     if not isinstance(model, PromptableSegmenter):
         raise TypeError(f"{spec!r} built a {type(model).__name__}, which is not a PromptableSegmenter")
     model.name = info.name
+    model.random_weights = bool(info.checkpoint_files) and checkpoint is None
     return model

@@ -1,13 +1,13 @@
 """The ``robustseg`` command. Thin: every subcommand calls a library function."""
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 from tqdm import tqdm
 
-from .options import parse_key_values, parse_list, parse_pairs, parse_partitions, parse_shard, parse_size
+from . import argtypes as T
+from .argtypes import arg
 
 
 class _Progress:
@@ -34,15 +34,15 @@ def cmd_build(a) -> int:
     from .data.build import build
     from .pipeline import build_config, describe_build
 
-    w, h = parse_size(a.image_size)
-    config = build_config(a.source, parse_key_values(a.source_option), root=a.root, profile=a.profile, seed=a.seed,
+    w, h = a.image_size
+    config = build_config(a.source, T.options(a.source_option), root=a.root, profile=a.profile, seed=a.seed,
                           num_images=a.num_images, width=w, height=h, images_per_shard=a.images_per_shard,
                           image_format=a.image_format, jpeg_quality=a.jpeg_quality,
-                          partitions=parse_partitions(a.split), limit=a.limit)
+                          partitions=a.split or (), limit=a.limit)
     bar = _Progress("build", unit="chunk")
     t = time.time()
     try:
-        r = build(config, a.out, num_workers=a.num_workers, shard=parse_shard(a.shard), skip_bad=a.skip_bad,
+        r = build(config, a.out, num_workers=a.num_workers, shard=a.shard, skip_bad=a.skip_bad,
                   engine=a.engine, ray_address=a.ray_address, progress=bar)
     finally:
         bar.close()
@@ -53,10 +53,10 @@ def cmd_build(a) -> int:
 def cmd_eval(a) -> int:
     from .pipeline import evaluate_models
 
-    evaluate_models(a.model, a.dataset, a.protocol, a.out, model_options=parse_key_values(a.model_option),
+    evaluate_models(a.model, a.dataset, a.protocol, a.out, model_options=T.options(a.model_option),
                     checkpoint=a.checkpoint, device=a.device, progress=_Progress, dataset_name=a.dataset_name,
-                    splits=parse_list(a.splits), shard=parse_shard(a.shard), skip_errors=a.skip_errors, merge=a.merge,
-                    encode_batch=a.encode_batch)
+                    splits=a.splits, shard=a.shard, random_weights=a.random_weights, skip_errors=a.skip_errors,
+                    merge=a.merge, encode_batch=a.encode_batch)
     return 0
 
 
@@ -64,7 +64,7 @@ def cmd_leaderboard(a) -> int:
     from .report.leaderboard import build_leaderboards
 
     for p in build_leaderboards(a.results, a.out, plots=not a.no_plots, reported=not a.no_reported,
-                                allow_incomplete=a.allow_incomplete):
+                                allow_incomplete=a.allow_incomplete, allow_random_weights=a.allow_random_weights):
         print(p)
     return 0
 
@@ -82,7 +82,7 @@ def cmd_train(a) -> int:
     res = train(a.model, a.dataset, a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum,
                 device=a.device, dtype=a.dtype, resume=not a.no_resume, config=a.config, seed=a.seed,
                 init_checkpoint=a.init_checkpoint, save_every=a.save_every, train_size=a.train_size,
-                splits=parse_list(a.splits), dataset_configs=parse_list(a.dataset_config))
+                splits=a.splits, dataset_configs=a.dataset_config, random_weights=a.random_weights)
     print(f"weights: {res.weights}")
     return 0
 
@@ -90,15 +90,23 @@ def cmd_train(a) -> int:
 def cmd_reproduce(a) -> int:
     from .report.reproduce import format_status, list_suites_status, reproduce
 
-    checkpoints = parse_pairs(a.checkpoint, "--checkpoint expects MODEL=PATH")
+    from .errors import UsageError
+
+    checkpoints = T.model_checkpoints(a.checkpoint)
     if a.list:
         print(format_status(list_suites_status(a.data_root, checkpoints)))
         return 0
     if not a.suite:
-        raise ValueError("name a suite, or pass --list to see them")
-    models = parse_pairs(a.model, "--model", optional_value=True) if a.model else None
+        raise UsageError("name a suite, or pass --list to see them")
+    models = None
+    if a.model:
+        models = {}
+        for item in a.model:
+            paper, sep, ours = item.partition("=")
+            models[paper] = ours if sep else None
     path = reproduce(a.suite, a.data_root, checkpoints, a.out, models=models, datasets=a.dataset, limit=a.limit,
-                     device=a.device, seed=a.seed, progress=lambda msg: print(msg, file=sys.stderr))
+                     device=a.device, seed=a.seed, random_weights=a.random_weights,
+                     progress=lambda msg: print(msg, file=sys.stderr))
     print(f"{path}\n{path.with_suffix('.md')}")
     return 0
 
@@ -151,7 +159,7 @@ def cmd_run(a) -> int:
     """The embedded default end to end: build, eval, leaderboard."""
     from .pipeline import run_default
 
-    w, h = parse_size(a.image_size)
+    w, h = a.image_size
     r = run_default(a.out, profile=a.profile, seed=a.seed, num_images=a.num_images, width=w, height=h,
                     num_workers=a.num_workers, models=a.model, protocols=a.protocol, progress=_Progress)
     print(f"done in {r.seconds:.0f} s. Load the dataset with: "
@@ -160,32 +168,35 @@ def cmd_run(a) -> int:
 
 
 def _add_build_args(p, out_default: str | None) -> None:
-    p.add_argument("--profile", default="robustsam", help="robustsam, imagecorruptions, clear, or name[:severity],...")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-images", type=int, default=24, help="synthetic source: number of images")
-    p.add_argument("--image-size", default="320x240", help="synthetic source: WIDTHxHEIGHT")
-    p.add_argument("--num-workers", type=int, default=1)
+    p.add_argument("--profile", type=arg(T.profile), default="robustsam",
+                   help="robustsam, imagecorruptions, clear, or name[:severity],...")
+    p.add_argument("--seed", type=arg(T.seed), default=0)
+    p.add_argument("--num-images", type=arg(T.integer(1)), default=24, help="synthetic source: number of images")
+    p.add_argument("--image-size", type=arg(T.image_size), default="320x240", help="synthetic source: WIDTHxHEIGHT")
+    p.add_argument("--num-workers", type=arg(T.integer(1, 256)), default=1)
     if out_default is None:
         p.add_argument("--out", required=True, help="output dataset folder")
     else:
         p.add_argument("--out", default=out_default)
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="robustseg", description="Robustness benchmark for promptable segmenters.")
+def parser() -> T.OneLineParser:
+    ap = T.OneLineParser(prog="robustseg", description="Robustness benchmark for promptable segmenters.")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("build", help="build a parquet dataset: source x corruption profile x seed")
     p.add_argument("--source", default="synthetic", help="source name (see `robustseg sources`)")
     p.add_argument("--root", help="dataset root folder for file-based sources")
-    p.add_argument("--source-option", action="append", metavar="KEY=VALUE", help="extra source option (repeatable)")
+    p.add_argument("--source-option", type=arg(T.key_value), action="append", metavar="KEY=VALUE",
+                   help="extra source option (repeatable)")
     _add_build_args(p, None)
-    p.add_argument("--images-per-shard", type=int, default=128)
+    p.add_argument("--images-per-shard", type=arg(T.integer(1, 1_000_000)), default=128)
     p.add_argument("--image-format", default="jpeg", choices=["jpeg", "png"])
-    p.add_argument("--jpeg-quality", type=int, default=95)
-    p.add_argument("--split", help="partition into configs, e.g. train=0.8,val=0.1,test=0.1")
-    p.add_argument("--limit", type=int, help="deterministic subsample of N source images")
-    p.add_argument("--shard", default="0/1", help="i/N: build only this machine's share of the chunks")
+    p.add_argument("--jpeg-quality", type=arg(T.integer(1, 100)), default=95)
+    p.add_argument("--split", type=arg(T.partitions), help="partition into configs, e.g. train=0.8,val=0.1,test=0.1")
+    p.add_argument("--limit", type=arg(T.integer(1)), help="deterministic subsample of N source images")
+    p.add_argument("--shard", type=arg(T.shard), default="0/1",
+                   help="i/N: build only this machine's share of the chunks")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable samples and list them in the manifest")
     p.add_argument("--engine", default="local", choices=["local", "ray"], help="ray: chunks as tasks on a Ray cluster")
     p.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")
@@ -197,13 +208,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", action="append", default=None,
                    help="protocol (repeatable; default box and point; see `robustseg protocols`)")
     p.add_argument("--checkpoint", help="local checkpoint file for the model")
-    p.add_argument("--model-option", action="append", metavar="KEY=VALUE",
+    p.add_argument("--random-weights", action="store_true",
+                   help="run a model with learned weights on its random init (no --checkpoint); results say so")
+    p.add_argument("--model-option", type=arg(T.key_value), action="append", metavar="KEY=VALUE",
                    help="extra model argument, e.g. config=tiny or dtype=bfloat16 (repeatable; shown in the model name)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--splits", help="comma list of splits to evaluate (default all)")
-    p.add_argument("--shard", default="0/1", help="i/N: evaluate only this machine's share of the dataset files")
-    p.add_argument("--dataset-name", help="name in results and leaderboards (default: the folder name)")
-    p.add_argument("--encode-batch", type=int, default=1,
+    p.add_argument("--device", type=arg(T.device), default="cpu")
+    p.add_argument("--splits", type=arg(T.name_list), help="comma list of splits to evaluate (default all)")
+    p.add_argument("--shard", type=arg(T.shard), default="0/1",
+                   help="i/N: evaluate only this machine's share of the dataset files")
+    p.add_argument("--dataset-name", type=arg(T.name),
+                   help="name in results and leaderboards (default: the folder name)")
+    p.add_argument("--encode-batch", type=arg(T.integer(1, 4096)), default=1,
                    help="images per batched image-encoder forward (useful on a GPU)")
     p.add_argument("--merge", action="store_true",
                    help="after --shard runs: evaluate nothing, check every shard is done and write the manifest")
@@ -219,6 +234,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reported", action="store_true", help="leave out the papers' reported numbers")
     p.add_argument("--allow-incomplete", action="store_true",
                    help="also read unfinished evaluations (no manifest.json); their means are partial")
+    p.add_argument("--allow-random-weights", action="store_true",
+                   help="also rank results of models run on random weights (labelled as such)")
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("push", help="upload a built dataset to the Hugging Face Hub (needs HF_TOKEN or a login)")
@@ -233,17 +250,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="built dataset folder")
     p.add_argument("--out", required=True, help="run folder (weights, log.csv, checkpoints); rerun to resume")
     p.add_argument("--init-checkpoint", help="official SAM weights of the same size (e.g. sam_vit_b_01ec64.pth)")
-    p.add_argument("--steps", type=int, help="optimizer steps (default: one epoch)")
-    p.add_argument("--batch-size", type=int, help="images per micro-batch (default: recipe, 8)")
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
-    p.add_argument("--lr", type=float, help="default: recipe (1e-4; GaRA-SAM ViT-L 1e-5)")
-    p.add_argument("--train-size", type=int, help="square training resolution (default 512)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--random-weights", action="store_true",
+                   help="start from random init instead of --init-checkpoint (tests; the run records it)")
+    p.add_argument("--steps", type=arg(T.integer(1)), help="optimizer steps (default: one epoch)")
+    p.add_argument("--batch-size", type=arg(T.integer(1, 4096)), help="images per micro-batch (default: recipe, 8)")
+    p.add_argument("--grad-accum", type=arg(T.integer(1, 4096)), default=1, help="micro-batches per optimizer step")
+    p.add_argument("--lr", type=arg(T.positive_real), help="default: recipe (1e-4; GaRA-SAM ViT-L 1e-5)")
+    p.add_argument("--train-size", type=arg(T.integer(64, 4096)), help="square training resolution (default 512)")
+    p.add_argument("--device", type=arg(T.device), default="auto")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-every", type=int, default=500)
-    p.add_argument("--splits", help="comma list of splits to draw from (default all)")
-    p.add_argument("--dataset-config", help="comma list of build partitions (default all)")
+    p.add_argument("--seed", type=arg(T.seed), default=0)
+    p.add_argument("--save-every", type=arg(T.integer(1)), default=500)
+    p.add_argument("--splits", type=arg(T.name_list), help="comma list of splits to draw from (default all)")
+    p.add_argument("--dataset-config", type=arg(T.name_list), help="comma list of build partitions (default all)")
     p.add_argument("--config", help="model size config, e.g. tiny (tests)")
     p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
     p.set_defaults(func=cmd_train)
@@ -258,9 +277,11 @@ def parser() -> argparse.ArgumentParser:
                    help="run only these paper models; =MODEL substitutes a robustseg model (repeatable)")
     p.add_argument("--dataset", action="append", help="run only these suite datasets (repeatable)")
     p.add_argument("--out", default="reproduce", help="output folder (datasets/, results/, <suite>.csv, .md)")
-    p.add_argument("--limit", type=int, help="deterministic subsample of N images per source")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=arg(T.integer(1)), help="deterministic subsample of N images per source")
+    p.add_argument("--device", type=arg(T.device), default="cpu")
+    p.add_argument("--seed", type=arg(T.seed), default=0)
+    p.add_argument("--random-weights", action="store_true",
+                   help="run models without a --checkpoint on random init (results say so)")
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("models", help="list registered models and their weights status")
@@ -270,7 +291,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-model", help="run the contract checks on a model (registry name or module:Class)")
     p.add_argument("model")
     p.add_argument("--checkpoint", help="local checkpoint file")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=arg(T.device), default="cpu")
     p.add_argument("--full", action="store_true", help="full-size model instead of its tiny test configuration")
     p.set_defaults(func=cmd_check_model)
 
@@ -279,10 +300,11 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("corruptions", help="list corruptions with severities and descriptions")
     p.add_argument("--family", choices=["robustsam", "imagecorruptions"])
-    p.add_argument("--contact-sheet", metavar="PNG", help="render one image under every corruption of --profile")
+    p.add_argument("--contact-sheet", type=arg(T.image_file), metavar="PNG",
+                   help="render one image under every corruption of --profile")
     p.add_argument("--image", help="image for the contact sheet (default: a synthetic scene)")
-    p.add_argument("--profile", default="robustsam")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", type=arg(T.profile), default="robustsam")
+    p.add_argument("--seed", type=arg(T.seed), default=0)
     p.set_defaults(func=cmd_corruptions)
 
     p = sub.add_parser("sources", help="list dataset sources and the layouts they expect")
@@ -297,25 +319,30 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from baselines import ModelOutputError, UnknownModelError
-    from baselines.checkpoints import CheckpointError
-    from corruptions import ImageFormatError, UnknownCorruptionError
+    """Exit codes: 0 done, 1 a check failed (check-model), 2 a user error (one line: what is wrong and what
+    is valid), 130/143 interrupted by Ctrl-C/SIGTERM (resumable). Anything else is a bug: its traceback shows."""
+    from .errors import user_error_types
+    from .jobs import JobInterrupted, interrupts_unwind
 
-    from .data.sources import UnknownSourceError
-    from .data.sources.errors import BadSampleError
-    from .jobs import FolderBusyError, IncompleteResultsError, JobConflictError
-    from .report.reproduce import MissingInputsError
-
-    args = parser().parse_args(argv)
-    user_errors = (UnknownModelError, CheckpointError, MissingInputsError, IncompleteResultsError, UnknownCorruptionError,
-                   UnknownSourceError, JobConflictError, FolderBusyError, BadSampleError, ModelOutputError,
-                   ImageFormatError, KeyError, ValueError, OSError)
     try:
-        return args.func(args)
-    except user_errors as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"robustseg: error: {msg}", file=sys.stderr)
+        args = parser().parse_args(argv)
+    except SystemExit as e:  # argparse printed its one line (or --help)
+        return e.code if isinstance(e.code, int) else 2
+    if getattr(args, "protocol", "unset") is None:
+        args.protocol = ["box", "point"]
+    if args.cmd == "run" and args.model is None:
+        args.model = ["box", "grabcut"]
+    try:
+        with interrupts_unwind():
+            return args.func(args)
+    except user_error_types() as e:
+        print(f"robustseg: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:
+        signum = e.signum if isinstance(e, JobInterrupted) else 2
+        print(f"robustseg: interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'}); finished parts are saved, "
+              "rerun the same command to resume", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

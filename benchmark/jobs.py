@@ -9,11 +9,15 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator, Optional
 
 from filelock import FileLock, Timeout
+
+from .errors import BadInputError, MissingInputError, UnreachableError, UserError, WriteError
 
 #: a job's private state (identity, done-markers, locks) inside its output folder; not part of the output
 STATE_DIR = ".robustseg"
@@ -47,7 +51,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
-        raise OSError(f"cannot write in {path.parent}: {os_error_reason(e)}") from e
+        raise WriteError(f"cannot write in {path.parent}: {os_error_reason(e)}") from e
     try:
         os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as f:
@@ -57,7 +61,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
-        raise OSError(f"{path}: write failed ({os_error_reason(e)}); the previous version, if any, is intact") from e
+        raise WriteError(f"{path}: write failed ({os_error_reason(e)}); the previous version, if any, is intact") from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -95,7 +99,7 @@ def remove_stale_temps(root: Path) -> int:
     return len(stale)
 
 
-class FolderBusyError(RuntimeError):
+class FolderBusyError(UserError, RuntimeError):
     pass
 
 
@@ -124,19 +128,19 @@ def write_parquet_atomic(path: Path, table, **kwargs) -> None:
     try:
         tmp = temp_path_for(path)
     except OSError as e:
-        raise OSError(f"cannot write in {path.parent}: {os_error_reason(e)}") from e
+        raise WriteError(f"cannot write in {path.parent}: {os_error_reason(e)}") from e
     try:
         pq.write_table(table, tmp, **kwargs)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise OSError(f"{path}: write failed ({os_error_reason(e)}); nothing was published for it") from e
+        raise WriteError(f"{path}: write failed ({os_error_reason(e)}); nothing was published for it") from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-class JobConflictError(RuntimeError):
+class JobConflictError(UserError, RuntimeError):
     """The output folder holds another job's state (a different build, evaluation or training run)."""
 
 
@@ -145,10 +149,10 @@ def check_identity(id_file: Path, identity: dict, *, holds: str, error: type[Job
     """Compare a job's identity with the one recorded in ``id_file`` (under ``key`` if given). True if the
     folder holds this same job, False if it holds none yet; a different job raises ``error`` naming the
     fields that differ, so the user sees why the folder was refused."""
-    if not id_file.exists():
+    old = read_state(id_file)
+    old = old.get(key) if key and old is not None else old
+    if not isinstance(old, dict):  # absent, or an empty or corrupt file: no job recorded yet
         return False
-    old = json.loads(id_file.read_text())
-    old = old[key] if key else old
     if old != identity:
         diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
         raise error(f"{id_file.parent.parent if id_file.parent.name == STATE_DIR else id_file.parent} holds "
@@ -161,19 +165,87 @@ def done_marker(folder: Path, name: str) -> Path:
     return folder / STATE_DIR / "done" / name
 
 
+def read_state(path: Path) -> Optional[dict]:
+    """A state file's json object, or None where it is absent, empty, not json or not an object: a file
+    cut short by a crash or a full disk, or edited by hand, counts as never written, so the work it
+    recorded is redone rather than trusted or crashed on."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):  # missing, unreadable, or not json (UnicodeDecodeError is a ValueError)
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def read_marker(path: Path) -> Optional[dict]:
-    """A done-marker's content, or None where it is absent."""
-    return json.loads(path.read_text()) if path.exists() else None
+    """A done-marker's content, or None where it is absent or unreadable (the unit is then redone)."""
+    return read_state(path)
 
 
 def load_manifest(dataset_dir: str | os.PathLike) -> dict:
     """The manifest of a complete build; a clear error for an incomplete or foreign folder."""
     path = Path(dataset_dir) / "manifest.json"
     if not path.exists():
-        raise FileNotFoundError(f"{dataset_dir} has no manifest.json: not a robustseg dataset, or its build is "
+        raise MissingInputError(f"{dataset_dir} has no manifest.json: not a robustseg dataset, or its build is "
                                 "incomplete (rerun the same build command to finish it)")
-    return json.loads(path.read_text())
+    manifest = read_state(path)
+    if manifest is None or not all(isinstance(manifest.get(k), dict) for k in ("build", "files", "splits")):
+        raise BadInputError(f"{path}: not a robustseg manifest (unreadable json, or no build/files/splits objects)")
+    return manifest
 
 
-class IncompleteResultsError(RuntimeError):
+class IncompleteResultsError(UserError, RuntimeError):
     """An evaluation folder lacks verified results for some dataset files (no results manifest yet)."""
+
+
+def ignore_sigint() -> None:
+    """Pool-worker initializer: Ctrl-C reaches the whole process group, but only the parent should act
+    on it (it stops the pool); workers printing their own KeyboardInterrupt tracebacks would bury the
+    one line that says how to resume."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) turned into an exception, so a job unwinds as on Ctrl-C: temp files are
+    removed, locks released, and every unit already written stays verified for the rerun."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def interrupts_unwind():
+    """Within the block, SIGTERM raises JobInterrupted in the main thread (Ctrl-C already raises
+    KeyboardInterrupt). Outside the main thread signals cannot be handled, so nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupt(signum, frame):
+        raise JobInterrupted(signum)
+
+    old = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def check_reachable(address: str, what: str, timeout: float = 10.0) -> None:
+    """Fail within ``timeout`` seconds, with one line, where nothing accepts a connection at ``address``
+    (``host:port``, optionally ``scheme://``): clients such as Ray's retry a dead address for minutes."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = url.hostname, url.port or {"https": 443, "http": 80}.get(url.scheme)
+    except ValueError:
+        host, port = None, None
+    if not host or port is None:
+        raise UnreachableError(f"{what}: {address!r} is not HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        raise UnreachableError(f"{what}: nothing answers at {address} ({e.strerror or type(e).__name__}); "
+                               "is it running, and is the address right?") from None

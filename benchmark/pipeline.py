@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from baselines import create_model
-from baselines.registry import model_display_name
+from baselines.registry import check_model_arguments, model_display_name
 
 from .data.build import BuildConfig, BuildResult, build
 from .eval.evaluate import EvalResult, evaluate
@@ -65,10 +65,10 @@ def contact_sheet_image(path: Optional[str | os.PathLike] = None):
     return create_source("synthetic", num_images=1, width=320, height=240)[0].image
 
 
-def describe_build(r: BuildResult, seconds: float, shard: str = "0/1") -> list[str]:
+def describe_build(r: BuildResult, seconds: float, shard: tuple[int, int] = (0, 1)) -> list[str]:
     """What a finished build (or one shard of it) reports to the user."""
     if not r.complete:
-        return [f"shard {shard} done; {r.chunks_done}/{r.chunks_total} chunks of {r.out} complete"]
+        return [f"shard {shard[0]}/{shard[1]} done; {r.chunks_done}/{r.chunks_total} chunks of {r.out} complete"]
     counts = {s: v["rows"] for c in r.manifest["splits"].values() for s, v in c.items()}
     lines = [f"dataset: {r.out} ({sum(counts.values())} rows in {len(counts)} splits, {seconds:.1f} s)"]
     if r.manifest["skipped"]:
@@ -99,6 +99,8 @@ def evaluate_models(models: Sequence[str], dataset: str | os.PathLike, protocols
     then become part of its name (``registry.model_display_name``); ``eval_options`` go to ``evaluate``.
     ``protocols=None``: the default protocols (box and point)."""
     options = dict(model_options or {})
+    for spec in models:  # every model's arguments are checked before the first one runs
+        check_model_arguments(spec, checkpoint, options, random_weights=eval_options.get("random_weights", False))
     results = []
     for spec in models:
         model = create_model(spec, checkpoint=checkpoint, device=device, **options)

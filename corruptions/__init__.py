@@ -1,6 +1,6 @@
 """Degradation ops and profiles: arrays in, arrays out. No torch, no dataset I/O."""
 from .image import ImageFormatError, to_rgb_uint8
-from .profiles import CLEAR, PROFILE_NAMES, parse_profile, profile, split_name
+from .profiles import CLEAR, PROFILE_NAMES, ProfileError, parse_profile, profile, split_name
 from .registry import (
     Corruption,
     UnknownCorruptionError,
@@ -13,7 +13,7 @@ from .registry import (
 from .apply import apply_corruption
 
 __all__ = [
-    "CLEAR", "PROFILE_NAMES", "Corruption", "ImageFormatError", "UnknownCorruptionError", "apply_corruption",
+    "CLEAR", "PROFILE_NAMES", "Corruption", "ImageFormatError", "ProfileError", "UnknownCorruptionError", "apply_corruption",
     "corruption_rng", "describe_corruptions", "get_corruption", "list_corruptions", "parse_profile", "profile",
     "register_corruption", "split_name", "to_rgb_uint8",
 ]

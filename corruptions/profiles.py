@@ -1,7 +1,7 @@
 """Profiles as data: an ordered list of (corruption key, severity). ``clear`` is implicit."""
 from __future__ import annotations
 
-from .registry import get_corruption
+from .registry import UnknownCorruptionError, get_corruption
 
 CLEAR = "clear"
 
@@ -25,10 +25,14 @@ _PROFILES: dict[str, tuple[tuple[str, int], ...]] = {
 PROFILE_NAMES = tuple(_PROFILES)
 
 
+class ProfileError(ValueError):
+    """A corruption asked for at a severity it does not have."""
+
+
 def profile(name: str) -> list[tuple[str, int]]:
     """The named profile as (corruption key, severity) pairs, in its reference order."""
     if name not in _PROFILES:
-        raise KeyError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILE_NAMES)}")
+        raise UnknownCorruptionError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILE_NAMES)}")
     return list(_PROFILES[name])
 
 
@@ -36,14 +40,26 @@ def parse_profile(spec: str) -> list[tuple[str, int]]:
     """A profile name, or a comma list of ``name`` / ``name:severity`` items."""
     if spec in PROFILE_NAMES:
         return profile(spec)
+    items = [s.strip() for s in spec.split(",")]
+    if not all(items):
+        raise ProfileError(f"profile {spec!r} has an empty item; give a profile ({', '.join(PROFILE_NAMES)}) or a "
+                           "comma list of name[:severity]")
     out = []
-    for item in filter(None, (s.strip() for s in spec.split(","))):
+    for item in items:
         name, _, sev = item.partition(":")
-        c = get_corruption(name)
-        sevs = [int(sev)] if sev else list(c.severities)
-        for s in sevs:
-            if s not in c.severities:
-                raise ValueError(f"corruption {c.key!r} has severities {c.severities}, not {s}")
+        try:
+            c = get_corruption(name)
+        except UnknownCorruptionError:
+            if len(items) == 1 and not sev and "/" not in name:  # most likely a mistyped profile name
+                raise UnknownCorruptionError(f"unknown profile or corruption {spec!r}; valid profiles: "
+                                             f"{', '.join(PROFILE_NAMES)}, or a comma list of corruption names "
+                                             "(see `robustseg corruptions`)") from None
+            raise
+        if sev and not (sev.isdigit() and int(sev) in c.severities):
+            raise ProfileError(f"corruption {c.key!r} has severities {c.severities}, not {sev!r}")
+        for s in [int(sev)] if sev else list(c.severities):
+            if (c.key, s) in out:  # both would write the same split: every row twice
+                raise ProfileError(f"profile {spec!r} names {c.key!r} severity {s} twice")
             out.append((c.key, s))
     return out
 

@@ -4,6 +4,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# No test may depend on timing: hypothesis's per-example deadline and its too-slow health check are
+# wall-clock thresholds, so they are off for every property test (a loaded machine must not fail them).
+settings.register_profile("robustseg", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("robustseg")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

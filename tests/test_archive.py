@@ -98,7 +98,7 @@ def test_symlinks_and_special_files_are_refused(tmp_path, member, reason):
 PART = st.sampled_from(["a", "b.jpg", "..", ".", "", "clear", "C:", "\\", "..\\x", "/"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(names=st.lists(st.lists(PART, min_size=1, max_size=4).map("/".join), min_size=1, max_size=4))
 def test_property_nothing_is_ever_written_outside_the_target(names):
     """Random member names: either the archive is refused and nothing is written, or every file
@@ -183,7 +183,7 @@ def test_kill_9_during_extraction_never_looks_complete_and_a_rerun_finishes(tmp_
     files = {f"clear/{i:03d}.jpg": os.urandom(2000) for i in range(6)}
     z = _zip(tmp_path / "clear.zip", list(files.items()))
     r = subprocess.run([sys.executable, "-c", KILL_AFTER, str(z), str(tmp_path / "clear"), str(kill_after)],
-                       cwd=REPO, capture_output=True, text=True, timeout=120)
+                       cwd=REPO, capture_output=True, text=True, timeout=600)  # a hang guard, not a speed check
     assert r.returncode == -9, r.stderr
     assert not (tmp_path / "clear").exists()
     partial = [p for p in tmp_path.iterdir() if p.name.startswith(".clear.partial-")]

@@ -25,7 +25,8 @@ from benchmark.data.sources.imageio import read_image, read_mask
 from .conftest import run_cli
 
 H, W = 12, 16
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=40, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 # --- helpers ---------------------------------------------------------------------------------------

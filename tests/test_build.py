@@ -1,9 +1,7 @@
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,8 @@ from benchmark.data.build import BuildConfig, BuildConflictError, build, plan_ch
 from benchmark.jobs import sha256_file
 from benchmark.schema import decode_rle
 from benchmark.data.sources.synthetic import SyntheticSource
+
+from .killpoints import run_until
 
 CFG = BuildConfig(source_options={"num_images": 7, "width": 80, "height": 60},
                   profile="robustsam/gauss_noise,robustsam/contrast", images_per_shard=3)
@@ -91,39 +91,24 @@ def test_partitions_are_disjoint_and_cover():
     assert sorted(sum(got.values(), [])) == list(range(50))
 
 
-def _kill_point_reached(out: Path, point: str) -> bool:
-    if point.startswith("time:"):
-        return True
-    done = out / ".robustseg" / "done"
-    n_done = len(list(done.iterdir())) if done.exists() else 0
-    if point == "start":
-        return (out / ".robustseg" / "build.json").exists()
-    return n_done >= int(point.split(":")[1])
-
-
-@pytest.mark.parametrize("point", ["start", "chunks:1", "chunks:4", "time:0.4", "time:0.6"])
-def test_resume_after_kill_gives_same_bytes(tmp_path, point):
-    """kill -9 a build at several points, rerun it, compare with an uninterrupted build: no row lost or
-    duplicated, no temp file left, the same bytes."""
+@pytest.mark.parametrize("event,after", [
+    ("identity", 1),   # at start: the identity is written, nothing built
+    ("marker", 1),     # after 1 chunk
+    ("marker", 4),     # after 4 chunks
+    ("temp", 40),      # mid-write: the 40th of 96 parquet files exists only as a temp file
+    ("unmarked", 4),   # chunk 4's files published, its done-marker not yet written
+])
+def test_resume_after_kill_gives_same_bytes(tmp_path, event, after):
+    """kill -9 a build at points chosen by its state (tests/killpoints.py), rerun it, compare with an
+    uninterrupted build: no row lost or duplicated, no temp file left, the same bytes."""
     args = ["build", "--num-images", "12", "--image-size", "160x120", "--profile", "robustsam",
             "--images-per-shard", "2", "--seed", "3", "--image-format", "png"]
     ref = tmp_path / "ref"
-    t0 = time.time()
     subprocess.run([sys.executable, "-m", "benchmark.cli", *args, "--out", str(ref)], check=True, capture_output=True)
-    duration = time.time() - t0
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "benchmark.cli", *args, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    start = time.time()
-    deadline = start + 120
-    if point.startswith("time:"):  # at a fraction of an uninterrupted run: anywhere, mid-write included
-        while proc.poll() is None and time.time() - start < float(point[5:]) * duration:
-            time.sleep(0.002)
-    while time.time() < deadline and proc.poll() is None and not _kill_point_reached(out, point):
-        time.sleep(0.002)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (out / "manifest.json").exists(), "killed too late: the build had already finished"
+    r = run_until("SIGKILL", event, after, [*args, "--out", out])
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    assert not (out / "manifest.json").exists()
     r = subprocess.run([sys.executable, "-m", "benchmark.cli", *args, "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert tree_bytes(out) == tree_bytes(ref)

@@ -55,7 +55,7 @@ def out(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("suite", SUITES, ids=[s.name for s in SUITES])
 def test_every_suite_runs_end_to_end_on_synthetic(suite, out):
-    path = reproduce(suite.name, None, {"sam_vit_b": None}, out, models=_models(suite),
+    path = reproduce(suite.name, None, {"sam_vit_b": None}, out, random_weights=True, models=_models(suite),
                      model_kwargs={"sam_vit_b": TINY}, dataset_override=synthetic_override(suite))
     rows = _read(path)
     reported = suite.reported(load_reported())
@@ -87,14 +87,14 @@ def test_every_suite_runs_end_to_end_on_synthetic(suite, out):
 def _results(out: Path):
     from benchmark.report.results import read_results
 
-    return read_results(out / "results").to_pandas()
+    return read_results(out / "results", allow_random_weights=True).to_pandas()
 
 
 def test_reproduced_numbers_match_the_result_rows(out):
     """Pooled degraded, clear, the 15:1 average, interactive rounds and SUM's dataset averages,
     recomputed here from the per-instance results."""
     s = get_suite("robustsam_seen_msra10k_point")
-    reproduce(s.name, None, {"sam_vit_b": None}, out, models=_models(s), model_kwargs={"sam_vit_b": TINY},
+    reproduce(s.name, None, {"sam_vit_b": None}, out, random_weights=True, models=_models(s), model_kwargs={"sam_vit_b": TINY},
               dataset_override=synthetic_override(s))
     df = _results(out)
     g = df[(df.model == "box") & (df.protocol == "point") & df.dataset.str.startswith("synthetic-robustsam")]
@@ -109,7 +109,7 @@ def test_reproduced_numbers_match_the_result_rows(out):
     assert int(cells[("SAM", "average", "mIoU")]["instances"]) == len(g)
 
     s = get_suite("sum_vs_sam_budgets")
-    reproduce(s.name, None, {"sam_vit_b": None}, out, models=_models(s), model_kwargs={"sam_vit_b": TINY},
+    reproduce(s.name, None, {"sam_vit_b": None}, out, random_weights=True, models=_models(s), model_kwargs={"sam_vit_b": TINY},
               dataset_override=synthetic_override(s))
     df = _results(out)
     for paper_model, ours in _models(s).items():

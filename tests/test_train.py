@@ -26,7 +26,7 @@ from benchmark.train.losses import dice_loss, focal_loss  # noqa: E402
 from benchmark.train.loop import load_init  # noqa: E402
 
 FAMILIES = {"gara_sam": "gara_sam_vit_b", "robustsam": "robustsam_vit_b"}
-TINY = {"config": "tiny", "train_size": 64, "device": "cpu", "progress_bar": False}
+TINY = {"config": "tiny", "train_size": 64, "device": "cpu", "progress_bar": False, "random_weights": True}
 
 
 @pytest.fixture(scope="module", autouse=True)

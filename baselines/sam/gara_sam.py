@@ -16,7 +16,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..checkpoints import read_state_dict
+from ..checkpoints import CheckpointError, read_state_dict
 from ..family import ModelFamily, register_family
 from ..training import TrainingBatch, TrainingOutputs
 from .configs import build_sam, get_config
@@ -135,7 +135,7 @@ def make_gara_sam(variant: str, checkpoint: str | None = None, device: str = "cp
         sd = read_state_dict(sam_checkpoint)
         missing = sorted(set(sd) - set(adapter.model.state_dict()))
         if missing:
-            raise ValueError(f"{sam_checkpoint}: not a SAM {variant} checkpoint, unexpected keys {missing[:5]}")
+            raise CheckpointError(f"{sam_checkpoint}: not a SAM {variant} checkpoint, unexpected keys {missing[:5]}")
         adapter.model.load_state_dict(sd, strict=False)
     return adapter
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..contract import ModelArgumentError
 from ..family import ModelFamily, register_family
 from .configs import build_sam, get_config, official
 from .predictor import SamFamilyPredictor
@@ -43,7 +44,7 @@ class SumAdapter(SamFamilyPredictor):
     def __init__(self, model, device: str = "cpu", dtype="float32", task: str = "unspecified"):
         super().__init__(model, device=device, dtype=dtype)
         if task not in TASKS:
-            raise ValueError(f"unknown SUM task {task!r}; valid: {', '.join(TASKS)}")
+            raise ModelArgumentError(f"unknown SUM task {task!r}; valid: {', '.join(TASKS)}")
         self.task = TASKS[task]
 
     def embed_prompts(self, points, boxes, masks):

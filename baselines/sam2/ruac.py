@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..contract import ModelArgumentError
 from ..family import ModelFamily, register_family
 from .heads import MaskDecoder
 from .model import Sam2Image, get_config
@@ -102,7 +103,7 @@ class BayesianMaskDecoder(MaskDecoder):
 
 def build_torch_model(variant: str = "hiera_b+", config: str | None = None, mc_samples: int = MC_SAMPLES) -> Sam2Image:
     if mc_samples < 1:
-        raise ValueError(f"mc_samples must be >= 1, got {mc_samples}")
+        raise ModelArgumentError(f"mc_samples must be >= 1, got {mc_samples}")
     cfg = get_config(variant, config)
     return Sam2Image(cfg, decoder=BayesianMaskDecoder(cfg.dim, mc_samples=mc_samples))
 

@@ -23,8 +23,11 @@ import pyarrow as pa
 import corruptions
 from corruptions import CLEAR, split_name
 
-from ..jobs import (STATE_DIR, JobConflictError, atomic_write_json, atomic_write_text, check_identity, done_marker,
-                    dump_json, folder_lock, read_marker, remove_stale_temps, sha256_file, write_parquet_atomic)
+from ..argtypes import check_partitions
+from ..errors import BadInputError, UsageError
+from ..jobs import (STATE_DIR, JobConflictError, atomic_write_json, atomic_write_text, check_identity, check_reachable,
+                    done_marker, dump_json, folder_lock, ignore_sigint, read_marker, remove_stale_temps, sha256_file,
+                    write_parquet_atomic)
 from . import card
 from .schema import FEATURES, SCHEMA_VERSION, Sample, encode_image, object_record
 from .sources import create_source
@@ -108,7 +111,7 @@ def sample_rows(sample: Sample, profile: list[tuple[str, int]], cfg: BuildConfig
     if sample.condition != CLEAR:  # a real-degradation image is not corrupted further
         own = split_name(sample.condition, sample.severity)
         if any(split_name(corruptions.get_corruption(k).name, s) == own for k, s in profile):
-            raise ValueError(f"{sample.image_id}: the source's own condition {own!r} is also a split of profile "
+            raise UsageError(f"{sample.image_id}: the source's own condition {own!r} is also a split of profile "
                              f"{cfg.profile!r}; the two would mix. Build this source with --profile clear")
         return out
     masks = sample.masks
@@ -133,9 +136,11 @@ def _write_parquet(path: Path, rows: list[dict]) -> None:
 
 def _chunk_is_done(out: Path, chunk: Chunk) -> bool:
     info = read_marker(done_marker(out, chunk.marker))
-    if info is None:
+    files = info.get("files") if info else None
+    if not isinstance(files, dict) or not isinstance(info.get("skipped"), list):  # absent or corrupt: redo it
         return False
-    return all((out / f).exists() and sha256_file(out / f) == meta["sha256"] for f, meta in info["files"].items())
+    return all(isinstance(meta, dict) and (out / f).is_file() and sha256_file(out / f) == meta.get("sha256")
+               for f, meta in files.items())
 
 
 @functools.lru_cache(maxsize=2)
@@ -205,7 +210,7 @@ ENGINES = ("local", "ray")
 
 def _run_local(jobs: list, num_workers: int):
     if num_workers > 1 and len(jobs) > 1:
-        with mp.get_context("spawn").Pool(num_workers) as pool:
+        with mp.get_context("spawn").Pool(num_workers, initializer=ignore_sigint) as pool:
             yield from pool.imap_unordered(_run_chunk, jobs)
     else:
         yield from map(_run_chunk, jobs)
@@ -232,16 +237,23 @@ def build(cfg: BuildConfig, out: str | os.PathLike, *, num_workers: int = 1, sha
     ``engine="ray"`` runs the chunks as Ray tasks (``ray_address``: an existing cluster, or None
     for a local one); the bytes are the same as with the local engine."""
     if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
+        raise UsageError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
+    if ray_address is not None and engine != "ray":
+        raise UsageError("--ray-address applies only with --engine ray")
+    if engine == "ray" and ray_address not in (None, "auto", "local"):
+        check_reachable(ray_address, "Ray cluster (--ray-address)")  # Ray itself retries a dead one for minutes
     out = Path(out)
     if cfg.image_format not in IMAGE_FORMATS:
-        raise ValueError(f"unknown image format {cfg.image_format!r}; valid: {', '.join(IMAGE_FORMATS)}")
+        raise UsageError(f"unknown image format {cfg.image_format!r}; valid: {', '.join(IMAGE_FORMATS)}")
     corruptions.parse_profile(cfg.profile)  # fail fast on unknown names
+    check_partitions(cfg.partitions)
     source = create_source(cfg.source, **cfg.source_options)
+    if len(source) == 0:
+        raise BadInputError(f"source {cfg.source!r} found no images with these options; nothing to build")
     identity = cfg.identity() | {"source_params": source.params()}
     i, n = shard
     if not (0 <= i < n):
-        raise ValueError(f"bad shard {i}/{n}: need 0 <= i < n")
+        raise UsageError(f"bad shard {i}/{n}: need 0 <= i < n")
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out / STATE_DIR, f"build-{i}-of-{n}.lock"):
         _check_identity(out, identity)

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 from datasets import Features, Image, List, Value
 from pycocotools import mask as mask_utils
+from ..errors import BadInputError
 
 SCHEMA_VERSION = 1
 
@@ -110,5 +111,5 @@ def decode_image(data: bytes, where: str) -> np.ndarray:
     """A row's stored image bytes -> (H, W, 3) uint8 RGB; ``where`` names the row in the error."""
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
-        raise ValueError(f"{where}: image bytes do not decode")
+        raise BadInputError(f"{where}: image bytes do not decode")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)

@@ -17,6 +17,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
+from ..errors import BadInputError
 
 AP_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 
@@ -46,12 +47,12 @@ class ImageInstances:
 def _rle(mask: MaskLike, h: int, w: int, where: str) -> dict:
     if isinstance(mask, dict):
         if list(mask.get("size", [])) != [h, w]:
-            raise ValueError(f"{where}: RLE size {mask.get('size')} differs from the image size {[h, w]}")
+            raise BadInputError(f"{where}: RLE size {mask.get('size')} differs from the image size {[h, w]}")
         counts = mask["counts"]
         return {"size": [h, w], "counts": counts.encode() if isinstance(counts, str) else counts}
     m = np.asarray(mask)
     if m.shape != (h, w):
-        raise ValueError(f"{where}: mask shape {m.shape} differs from the image size {(h, w)}")
+        raise BadInputError(f"{where}: mask shape {m.shape} differs from the image size {(h, w)}")
     return mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
 
 
@@ -71,7 +72,7 @@ def coco_ap(images: Sequence[ImageInstances], max_dets: Optional[int] = None) ->
                             "bbox": mask_utils.toBbox(rle).tolist()})
         for j, p in enumerate(im.preds):
             if not np.isfinite(p.score):
-                raise ValueError(f"image {im.image_id} prediction {j}: score {p.score} is not finite")
+                raise BadInputError(f"image {im.image_id} prediction {j}: score {p.score} is not finite")
             rle = _rle(p.mask, im.height, im.width, f"image {im.image_id} prediction {j}")
             dt_anns.append({"image_id": n, "category_id": cats.setdefault(p.category, len(cats) + 1),
                             "segmentation": rle, "score": float(p.score)})

@@ -5,7 +5,6 @@ a killed evaluation resumes where it stopped. One image encoding (``set_image``)
 prompt of the image."""
 from __future__ import annotations
 
-import json
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from baselines import ModelOutputError, create_model, validate_prediction
+from baselines import ModelArgumentError, ModelOutputError, create_model, validate_prediction
+from baselines.registry import check_model_arguments
 from baselines.contract import PromptableSegmenter
 
 from ..data.schema import decode_image, decode_rle, encode_rle
@@ -29,6 +29,7 @@ from .clicker import run_interactive
 from .protocols import EVAL_PROTOCOLS, PROTOCOLS, ProtocolSpec
 from .records import RESULT_SCHEMA
 from .uncertainty import uncertainty_metrics
+from ..errors import BadInputError, UnknownNameError
 
 
 
@@ -167,7 +168,7 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
              out: str | os.PathLike, *, checkpoint: Optional[str] = None, device: str = "cpu",
              dataset_name: Optional[str] = None, splits: Optional[list[str]] = None,
              multimask: Optional[bool] = None, batch_size: int = 64, shard: tuple[int, int] = (0, 1),
-             skip_errors: bool = False, merge: bool = False, encode_batch: int = 1,
+             skip_errors: bool = False, merge: bool = False, encode_batch: int = 1, random_weights: bool = False,
              progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
     """Evaluate ``model`` (a registry name, ``module:Class``, or an instance) on a built dataset.
     Results go to ``out/<dataset>/<model>/<protocol>/<config>/<split>-<chunk>.parquet``.
@@ -178,26 +179,34 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     done writes ``manifest.json`` (the merge). ``merge=True`` evaluates nothing: it verifies that all
     shards are done and writes the manifest, or raises IncompleteResultsError. ``encode_batch`` images
     are encoded in one batched forward (``set_images``; worth it on a GPU) while the next ones decode in
-    a background thread; ``batch_size`` bounds the prompts per ``predict`` call."""
+    a background thread; ``batch_size`` bounds the prompts per ``predict`` call. A model with learned
+    weights but no checkpoint is refused unless ``random_weights``; its results then record it."""
     if protocol not in EVAL_PROTOCOLS:
-        raise KeyError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(EVAL_PROTOCOLS)}")
+        raise UnknownNameError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(EVAL_PROTOCOLS)}")
     spec = EVAL_PROTOCOLS[protocol]
     multimask = spec.multimask if multimask is None else multimask
     dataset_dir = Path(dataset_dir)
     manifest = load_manifest(dataset_dir)
     if isinstance(model, str):
+        check_model_arguments(model, checkpoint, random_weights=random_weights)
         model = create_model(model, checkpoint=checkpoint, device=device)
+    on_random_init = bool(getattr(model, "random_weights", False))
+    if on_random_init and not random_weights:
+        raise ModelArgumentError(f"model {model.name!r} has random weights (no checkpoint loaded); pass "
+                                 "random_weights=True (--random-weights) to evaluate it anyway, labelled")
     name = dataset_name or dataset_dir.resolve().name
     ckpt_sha = getattr(model, "checkpoint_sha256", "") or ""
     target = Path(out) / name / model.name / protocol
     identity = {"model": model.name, "checkpoint_sha256": ckpt_sha, "protocol": protocol, "multimask": multimask,
                 "dataset": name, "dataset_build": manifest["build"]}
+    if on_random_init:  # only then: the identity of every weight-free or trained evaluation is unchanged
+        identity["random_weights"] = True
     files = sorted(manifest["files"])
     if splits:
         known = {m["split"] for m in manifest["files"].values()}
         bad = sorted(set(splits) - known)
         if bad:
-            raise KeyError(f"unknown split(s) {bad}; this dataset has: {', '.join(sorted(known))}")
+            raise UnknownNameError(f"unknown split(s) {bad}; this dataset has: {', '.join(sorted(known))}")
         files = [f for f in files if manifest["files"][f]["split"] in splits]
     i, n = shard
     mine = [f for k, f in enumerate(files) if k % n == i]
@@ -213,7 +222,7 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
             if info is None:
                 src = dataset_dir / rel
                 if sha256_file(src) != meta["sha256"]:
-                    raise ValueError(f"{src}: checksum differs from the dataset manifest (file changed or corrupt)")
+                    raise BadInputError(f"{src}: checksum differs from the dataset manifest (file changed or corrupt)")
                 ctx_f = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
                 rows, skipped = _shard_rows(model, pq.read_table(src), spec, multimask, ctx_f, str(src), batch_size,
                                             skip_errors, encode_batch)
@@ -249,15 +258,15 @@ def _marker(target: Path, rel: str) -> Path:
 def _verified(target: Path, rel: str, meta: dict) -> Optional[dict]:
     """The done-marker of a dataset file's results if it and its result file verify, else None."""
     info, dest = read_marker(_marker(target, rel)), target / _out_rel(rel)
-    if info is None or not dest.exists():
+    if info is None or not dest.is_file() or not isinstance(info.get("rows"), int):
         return None
-    ok = info["input_sha256"] == meta["sha256"] and info["sha256"] == sha256_file(dest)
+    ok = info.get("input_sha256") == meta["sha256"] and info.get("sha256") == sha256_file(dest)
     return info | {"skipped": info.get("skipped", []), "file": _out_rel(rel)} if ok else None
 
 
 def _write_results_manifest(target: Path, identity: dict) -> None:
     """Written when every dataset file has verified results: its presence means the folder is complete."""
-    infos = [json.loads(p.read_text()) for p in sorted((target / STATE_DIR / "done").glob("*.json"))]
+    infos = [x for p in sorted((target / STATE_DIR / "done").glob("*.json")) if (x := read_marker(p)) is not None]
     files = {_out_rel(x["input"]): {"sha256": x["sha256"], "rows": x["rows"], "input": x["input"],
                                     "skipped": x.get("skipped", [])} for x in infos}
     atomic_write_json(target / "manifest.json", {"evaluation": identity, "files": files,

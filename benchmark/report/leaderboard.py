@@ -142,11 +142,13 @@ def write_markdown(track: str, rows: list[Row], metric: str = "mIoU") -> str:
 
 
 def build_leaderboards(results_dirs: list[str | os.PathLike], out: str | os.PathLike, plots: bool = True,
-                       reported: bool = True, allow_incomplete: bool = False) -> list[Path]:
+                       reported: bool = True, allow_incomplete: bool = False,
+                       allow_random_weights: bool = False) -> list[Path]:
     """Regenerate every track's CSV, markdown, plots and paired tests under ``out``; returns the files
-    written. ``reported`` adds the papers' printed numbers as rows marked ``reported``."""
+    written. ``reported`` adds the papers' printed numbers as rows marked ``reported``; results made on
+    random weights are refused unless ``allow_random_weights`` (then labelled in the model name)."""
     out = Path(out)
-    df = results_frame(results_dirs, allow_incomplete)
+    df = results_frame(results_dirs, allow_incomplete, allow_random_weights)
     rows = _measured(df) + (reported_rows() if reported else [])
     tests = paired_tests(df)
     written = []

@@ -23,6 +23,7 @@ from corruptions import CLEAR
 from ..data.schema import decode_image, decode_rle
 from ..eval.protocols import tight_box
 from ..jobs import load_manifest, sha256_file
+from ..errors import BadInputError, UnknownNameError
 
 
 def train_rng(seed: int, *keys) -> np.random.Generator:
@@ -70,7 +71,7 @@ def index_dataset(dataset_dir: str | os.PathLike, configs: Optional[list[str]] =
     if configs:
         bad = sorted(set(configs) - set(known))
         if bad:
-            raise KeyError(f"{root}: unknown dataset config(s) {bad}; this dataset has: {', '.join(known)}")
+            raise UnknownNameError(f"{root}: unknown dataset config(s) {bad}; this dataset has: {', '.join(known)}")
     groups: dict[str, Group] = {}
     for rel in sorted(manifest["files"]):
         config = rel.split("/")[1]
@@ -84,13 +85,13 @@ def index_dataset(dataset_dir: str | os.PathLike, configs: Optional[list[str]] =
         try:
             table = pq.read_table(path, columns=["image_id", "objects"])
         except (OSError, ValueError) as e:
-            raise ValueError(f"{path}: cannot read image_id/objects columns: {e}") from e
+            raise BadInputError(f"{path}: cannot read image_id/objects columns: {e}") from e
         for row, (image_id, objects) in enumerate(zip(table.column("image_id").to_pylist(),
                                                       table.column("objects").to_pylist())):
             g.rows.setdefault(image_id, {})[split] = (row, _largest_valid(objects))
     out = [g for g in groups.values() if any(k >= 0 for r in g.rows.values() for _, k in r.values())]
     if not out:
-        raise ValueError(f"{root}: no image with a non-empty, non-crowd object to train on")
+        raise BadInputError(f"{root}: no image with a non-empty, non-crowd object to train on")
     return DatasetIndex(root, out, manifest)
 
 
@@ -176,7 +177,7 @@ class ShardReader:
         path = self.index.root / rel
         if rel not in self._verified:
             if sha256_file(path) != self.index.manifest["files"][rel]["sha256"]:
-                raise ValueError(f"{path}: checksum differs from the dataset manifest (file changed or corrupt)")
+                raise BadInputError(f"{path}: checksum differs from the dataset manifest (file changed or corrupt)")
             self._verified.add(rel)
         pf = pq.ParquetFile(path)
         starts = np.cumsum([0] + [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)])
@@ -196,7 +197,7 @@ def _materialize(item: PlanItem, rows: dict, recipe, seed: int, where: str) -> T
     full_image = decode_image(deg["image"]["bytes"], at)
     full_mask = decode_rle(obj["mask"])
     if full_mask.shape != full_image.shape[:2]:
-        raise ValueError(f"{at} object {obj['id']}: mask is {full_mask.shape}, image is {full_image.shape[:2]}")
+        raise BadInputError(f"{at} object {obj['id']}: mask is {full_mask.shape}, image is {full_image.shape[:2]}")
     size = recipe.train_size
     image = cv2.resize(full_image, (size, size), interpolation=cv2.INTER_LINEAR)  # as RobustSAM's dataset.py
     mask = resize_mask(full_mask, size)
@@ -216,7 +217,7 @@ def stream(index: DatasetIndex, recipe, seed: int, start: int = 0,
     while True:
         plan = plan_epoch(index, seed, epoch, recipe.paired, splits)
         if not plan:
-            raise ValueError(f"{index.root}: no training sample (splits {splits}, paired={recipe.paired})")
+            raise BadInputError(f"{index.root}: no training sample (splits {splits}, paired={recipe.paired})")
         if pos + len(plan) <= start:
             pos += len(plan)
             epoch += 1
@@ -248,6 +249,6 @@ def _group_items(index, reader, g, batch, recipe, seed) -> Iterator[TrainItem]:
         rows = {s: loaded[s][info[s][0]] for s in ([it.split, CLEAR] if recipe.paired else [it.split])}
         for s, r in rows.items():
             if r["image_id"] != it.image_id:
-                raise ValueError(f"{index.root / group.files[s]}: row {info[s][0]} holds image {r['image_id']!r}, "
+                raise BadInputError(f"{index.root / group.files[s]}: row {info[s][0]} holds image {r['image_id']!r}, "
                                  f"the index expected {it.image_id!r} (file changed since indexing)")
         yield _materialize(it, rows, recipe, seed, str(index.root / group.files[it.split]))

@@ -23,6 +23,7 @@ from .data import index_dataset, plan_epoch, stream, train_rng
 from .forward import training_loss
 from .recipes import recipe_for, resolve_name
 from .state import latest_step, load_checkpoint_state, save_checkpoint, save_weights
+from ..errors import UsageError
 
 LOG_FIELDS = ("step", "epoch", "images", "loss", "focal", "dice", "token", "embedding", "lr", "grad_norm",
               "images_per_s", "seconds", "max_memory_mb")
@@ -123,18 +124,22 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
           config: Optional[str] = None, seed: int = 0, progress: Optional[Callable[[StepLog], None]] = None,
           init_checkpoint: Optional[str] = None, save_every: int = 500, train_size: Optional[int] = None,
           splits: Optional[list[str]] = None, dataset_configs: Optional[list[str]] = None,
-          progress_bar: bool = True) -> TrainResult:
+          progress_bar: bool = True, random_weights: bool = False) -> TrainResult:
     """Train ``model_name`` (``gara-sam``, ``robustsam`` or a registry name such as ``robustsam_vit_l``) on a
     built dataset. ``None`` takes the recipe's value; ``steps=None`` is one epoch. ``init_checkpoint``:
-    official SAM weights for the frozen part (omit only for tests: random init). ``batch_size`` images per
+    official SAM weights for the frozen part; without it the run is refused unless ``random_weights`` (tests:
+    random init). ``batch_size`` images per
     micro-batch, ``grad_accum`` micro-batches per optimizer step. Rerunning with the same arguments resumes
     from the latest checkpoint in ``out_dir``."""
     name = resolve_name(model_name)
     recipe = recipe_for(name)
+    if init_checkpoint is None and not random_weights:
+        raise UsageError(f"training {name} needs --init-checkpoint (official SAM weights of the same size), or "
+                         "--random-weights to start from random init (tests)")
     recipe = replace(recipe, **{k: v for k, v in {"lr": lr, "batch_size": batch_size, "train_size": train_size}.items()
                                 if v is not None})
     if grad_accum < 1 or recipe.batch_size < 1 or save_every < 1:
-        raise ValueError(f"grad_accum ({grad_accum}), batch_size ({recipe.batch_size}) and save_every ({save_every}) "
+        raise UsageError(f"grad_accum ({grad_accum}), batch_size ({recipe.batch_size}) and save_every ({save_every}) "
                          "must be >= 1")
     out = Path(out_dir)
     index = index_dataset(dataset_dir, dataset_configs)
@@ -152,7 +157,7 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
         p.requires_grad_(_is_trainable(n, recipe))
     trainable = [(n, p) for n, p in params if p.requires_grad]
     if not trainable:
-        raise ValueError(f"{name}: no parameter matches the recipe's trainable parts {recipe.trainable}")
+        raise UsageError(f"{name}: no parameter matches the recipe's trainable parts {recipe.trainable}")
     model.to(dev).train()
     sess = _Session(model, recipe, torch.optim.Adam([p for _, p in trainable], lr=recipe.lr,
                                                     weight_decay=recipe.weight_decay),

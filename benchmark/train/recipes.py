@@ -3,6 +3,7 @@ comes from, so a user can see which settings are published facts and which are o
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from ..errors import UnknownNameError
 
 ALIASES = {"gara-sam": "gara_sam_vit_b", "robustsam": "robustsam_vit_b"}  # CLI names -> registry names
 
@@ -108,5 +109,5 @@ def recipe_for(model_name: str) -> Recipe:
     for family, recipe in RECIPES.items():
         if name.startswith(family + "_vit_"):
             return replace(recipe, lr=LR_BY_VARIANT.get(name, recipe.lr))
-    raise KeyError(f"no training recipe for model {model_name!r}; trainable: "
+    raise UnknownNameError(f"no training recipe for model {model_name!r}; trainable: "
                    f"{', '.join(sorted(ALIASES))} or gara_sam_vit_{{b,l}}, robustsam_vit_{{b,l,h}}")

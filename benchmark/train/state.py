@@ -17,7 +17,8 @@ from typing import Optional
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..jobs import atomic_write_json, temp_path_for
+from ..errors import BadInputError
+from ..jobs import atomic_write_json, read_state, temp_path_for
 
 LATEST = "latest.json"
 
@@ -75,25 +76,26 @@ def save_checkpoint(ckpt_dir: Path, step: int, model, state_names: set[str], opt
 
 
 def latest_step(ckpt_dir: Path) -> Optional[int]:
-    p = ckpt_dir / LATEST
-    return json.loads(p.read_text())["step"] if p.exists() else None
+    info = read_state(ckpt_dir / LATEST)  # empty or corrupt counts as absent: the run starts over
+    ok = info is not None and isinstance(info.get("step"), int) and isinstance(info.get("dir"), str)
+    return info["step"] if ok else None
 
 
 def load_checkpoint_state(ckpt_dir: Path, model, state_names: set[str], optimizer, param_names: list[str],
                           scaler, device) -> int:
     """Restore the latest checkpoint into model/optimizer/scaler; return its step. Every mismatch (a tensor
     missing or extra) is an error naming the file."""
-    info = json.loads((ckpt_dir / LATEST).read_text())
-    folder = ckpt_dir / info["dir"]
+    info = read_state(ckpt_dir / LATEST) or {}
+    folder = ckpt_dir / str(info.get("dir"))
     path = folder / "state.safetensors"
     try:
         tensors = load_file(str(path), device=str(device))
     except Exception as e:
-        raise ValueError(f"{path}: cannot read training state: {e}") from e
+        raise BadInputError(f"{path}: cannot read training state: {e}") from e
     model_sd = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
     if set(model_sd) != state_names:
         missing, extra = sorted(state_names - set(model_sd)), sorted(set(model_sd) - state_names)
-        raise ValueError(f"{path}: does not fit this model (missing {missing[:5]}, unexpected {extra[:5]})")
+        raise BadInputError(f"{path}: does not fit this model (missing {missing[:5]}, unexpected {extra[:5]})")
     model.load_state_dict(model_sd, strict=False)
     index = {n: i for i, n in enumerate(param_names)}
     state: dict = {}
@@ -101,10 +103,13 @@ def load_checkpoint_state(ckpt_dir: Path, model, state_names: set[str], optimize
         if k.startswith("optim/"):
             name, key = k[len("optim/"):].rsplit("/", 1)
             if name not in index:
-                raise ValueError(f"{path}: optimizer state for unknown parameter {name!r}")
+                raise BadInputError(f"{path}: optimizer state for unknown parameter {name!r}")
             state.setdefault(index[name], {})[key] = v.cpu() if key == "step" else v
     optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
-    meta = json.loads((folder / "state.json").read_text())
+    meta = read_state(folder / "state.json")
+    if meta is None or not isinstance(meta.get("step"), int):
+        raise BadInputError(f"{folder / 'state.json'}: missing or corrupt; delete {folder} and "
+                            f"{ckpt_dir / LATEST} to start the run over")
     if meta.get("scaler"):
         scaler.load_state_dict(meta["scaler"])
     return int(meta["step"])

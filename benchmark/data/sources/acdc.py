@@ -21,6 +21,7 @@ from .cityscapes import decode_instance_ids
 from .common import check_same_size, files_digest, load_json, require_dir, require_file, resolve_root
 from .errors import BadSampleError
 from .imageio import read_image, read_mask
+from ...errors import BadInputError, UsageError
 
 CONDITIONS = ("fog", "night", "rain", "snow")
 SPLITS = ("train", "val", "test")
@@ -80,10 +81,10 @@ def _panoptic_index(pj: Path, source: str) -> tuple[dict[int, str], dict[str, li
         for name, segs in panoptic.items():
             for s in segs:
                 if not (isinstance(s["id"], int) and isinstance(s["category_id"], int)):
-                    raise TypeError(f"{name}: segment ids and category ids must be integers")
+                    raise BadInputError(f"{name}: segment ids and category ids must be integers")
     except (KeyError, TypeError, AttributeError) as e:
         what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-        raise ValueError(f"{source}: {pj} is not a COCO-panoptic json ('categories' with id/name/isthing, "
+        raise BadInputError(f"{source}: {pj} is not a COCO-panoptic json ('categories' with id/name/isthing, "
                          f"'annotations' with file_name/segments_info of id/category_id): {what}") from None
     return things, panoptic
 
@@ -108,9 +109,9 @@ class AcdcSource(Source):
         conds = [c.strip() for c in conditions.split(",") if c.strip()]
         split_list = [s.strip() for s in splits.split(",") if s.strip()]
         if not conds or any(c not in CONDITIONS for c in conds):
-            raise ValueError(f"acdc: conditions must be a comma list of {', '.join(CONDITIONS)}, not {conditions!r}")
+            raise UsageError(f"acdc: conditions must be a comma list of {', '.join(CONDITIONS)}, not {conditions!r}")
         if not split_list or any(s not in SPLITS for s in split_list):
-            raise ValueError(f"acdc: splits must be a comma list of {', '.join(SPLITS)}, not {splits!r}")
+            raise UsageError(f"acdc: splits must be a comma list of {', '.join(SPLITS)}, not {splits!r}")
         self.options = {"conditions": ",".join(conds), "splits": ",".join(split_list), "references": references,
                         "panoptic_json": panoptic_json, "require_gt": require_gt}
         self.frames = [f for c in conds if (rgb / c).is_dir() for f in _frames(rgb / c, c, split_list, references)]

@@ -22,12 +22,13 @@ import stat
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
+from ...errors import UserError, WriteError
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CHUNK = 1 << 20
 
 
-class ArchiveError(ValueError):
+class ArchiveError(UserError, ValueError):
     """An archive that cannot be extracted; the message names the archive (and member)."""
 
 
@@ -104,7 +105,7 @@ def _write_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, archiv
         with zf.open(info) as src, open(dest, "xb") as out:
             shutil.copyfileobj(src, out, _CHUNK)
     except OSError as e:  # a full disk, or a member that is a file in one place and a folder in another
-        raise OSError(e.errno, f"{archive}: cannot extract member {info.filename!r}: {e.strerror or e}") from None
+        raise WriteError(f"{archive}: cannot extract member {info.filename!r}: {e.strerror or e}") from None
 
 
 def extract_zip(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
@@ -126,13 +127,13 @@ def extract_zip(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
         need = sum(info.file_size for info, _ in members)
         free = shutil.disk_usage(parent).free
         if need > free:
-            raise OSError(f"{archive}: extracting needs {need} bytes but {parent} has {free} free")
+            raise WriteError(f"{archive}: extracting needs {need} bytes but {parent} has {free} free")
         _remove_dead_partials(parent, target.name)
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-{socket.gethostname()}-{os.getpid()}-",
                                         dir=parent))
         except OSError as e:
-            raise OSError(f"{archive}: cannot extract into {parent}: {e.strerror or e}") from None
+            raise WriteError(f"{archive}: cannot extract into {parent}: {e.strerror or e}") from None
         try:
             for info, rel in members:
                 _write_member(zf, info, tmp / rel, archive)

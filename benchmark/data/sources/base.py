@@ -1,10 +1,12 @@
 """Source contract and registry: a source is a random-access list of clear (or real-condition) Samples."""
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from ..schema import Sample
+from ...errors import UsageError, UserError
 
 
 class Source(ABC):
@@ -40,7 +42,7 @@ class SourceInfo:
 _SOURCES: dict[str, SourceInfo] = {}
 
 
-class UnknownSourceError(KeyError):
+class UnknownSourceError(UserError, KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
 
@@ -82,7 +84,30 @@ def create_source(name: str, **options) -> Source:
     _load_builtin()
     if name not in _SOURCES:
         raise UnknownSourceError(f"unknown source {name!r}; valid names: {', '.join(sorted(_SOURCES))}")
-    try:
-        return _SOURCES[name].cls(**options)
-    except TypeError as e:
-        raise TypeError(f"source {name!r}: bad options {sorted(options)}: {e}") from e
+    cls = _SOURCES[name].cls
+    _check_options(name, inspect.signature(cls).parameters, options)
+    return cls(**options)  # the checks may have turned number-like texts back into str
+
+
+def _check_options(name: str, params, options: dict) -> None:
+    """Refuse an option the source does not take, one it needs but did not get, and a value of another
+    type than the option's default (``num_images=abc``), naming the valid options."""
+    named = {n: p for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        bad = sorted(set(options) - set(named))
+        if bad:
+            raise UsageError(f"{name}: unknown option {', '.join(bad)}; valid options: {', '.join(sorted(named))}")
+    missing = [n for n, p in named.items() if p.default is p.empty and n not in options]
+    if missing:
+        raise UsageError(f"{name}: needs {', '.join(missing)} (--root, or --source-option {missing[0]}=...)")
+    for key, value in options.items():
+        default = named[key].default if key in named else None
+        want = type(default) if isinstance(default, (bool, int, float, str)) else None
+        if want is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+            options[key] = value = str(value)  # a number-like text the command line read as a number
+        exact = isinstance(value, want or object) and not (want is int and isinstance(value, bool))
+        widened = want is float and isinstance(value, int) and not isinstance(value, bool)
+        ok = want is None or value is None or exact or widened
+        if not ok:
+            raise UsageError(f"{name}: option {key} must be of type {want.__name__} (like its default {default!r}), "
+                             f"got {value!r}")

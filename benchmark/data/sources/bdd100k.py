@@ -30,6 +30,7 @@ from .coco import decode_segmentation
 from .common import check_same_size, files_digest, load_json, nonempty, require_dir, require_file, resolve_root
 from .errors import BadSampleError
 from .imageio import read_image, read_mask
+from ...errors import BadInputError, UsageError
 
 INS_SEG_CATEGORIES = {1: "pedestrian", 2: "rider", 3: "car", 4: "truck", 5: "bus", 6: "train", 7: "motorcycle",
                       8: "bicycle"}
@@ -77,16 +78,16 @@ def flatten_poly2d(vertices: list, types: str) -> list[float]:
     """A closed Scalabel poly2d as a flat [x0, y0, x1, y1, ...] outline with Beziers sampled."""
     pts = [tuple(map(float, v)) for v in vertices]
     if any(len(p) != 2 or not np.isfinite(p).all() for p in pts):
-        raise ValueError("every poly2d vertex must be two finite numbers [x, y]")
+        raise BadInputError("every poly2d vertex must be two finite numbers [x, y]")
     if len(types) != len(pts):
-        raise ValueError(f"poly2d has {len(pts)} vertices but {len(types)} types")
+        raise BadInputError(f"poly2d has {len(pts)} vertices but {len(types)} types")
     ring = pts + [pts[0]]
     out = [pts[0]]
     i = 1
     while i < len(ring):
         if i < len(types) and types[i] == "C":
             if i + 2 >= len(ring):
-                raise ValueError("poly2d Bezier segment runs past the end of the outline")
+                raise BadInputError("poly2d Bezier segment runs past the end of the outline")
             p0, c1, c2, p3 = map(np.asarray, (out[-1], ring[i], ring[i + 1], ring[i + 2]))
             t = np.linspace(0, 1, BEZIER_STEPS + 1)[1:, None]
             curve = (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * c1 + 3 * (1 - t) * t ** 2 * c2 + t ** 3 * p3
@@ -116,12 +117,12 @@ def _frames(data, path: Path) -> list[dict]:
     """The frames of a Scalabel json (a list, or a dict with 'frames'), each with a 'name'."""
     frames = data["frames"] if isinstance(data, dict) and "frames" in data else data
     if not isinstance(frames, list):
-        raise ValueError(f"bdd100k: {path} is not a Scalabel label file (a list of frames or {{'frames': [...]}})")
+        raise BadInputError(f"bdd100k: {path} is not a Scalabel label file (a list of frames or {{'frames': [...]}})")
     for k, f in enumerate(frames):
         if not isinstance(f, dict) or not isinstance(f.get("name"), str):
-            raise ValueError(f"bdd100k: {path}: frame {k} has no 'name'")
+            raise BadInputError(f"bdd100k: {path}: frame {k} has no 'name'")
         if not isinstance(f.get("labels") or [], list) or not isinstance(f.get("attributes") or {}, dict):
-            raise ValueError(f"bdd100k: {path}: frame {f['name']!r}: 'labels' must be a list, 'attributes' an object")
+            raise BadInputError(f"bdd100k: {path}: frame {f['name']!r}: 'labels' must be a list, 'attributes' an object")
     return frames
 
 
@@ -143,7 +144,7 @@ class Bdd100kSource(Source):
                  attributes: str = "labels/det_20/det_{split}.json"):
         self.root = resolve_root(root, self.name)
         if task not in TASKS or labels not in LABEL_FORMATS:
-            raise ValueError(f"bdd100k: task must be one of {TASKS} and labels one of {LABEL_FORMATS}")
+            raise UsageError(f"bdd100k: task must be one of {TASKS} and labels one of {LABEL_FORMATS}")
         self.split, self.task, self.labels = split, task, labels
         self.image_dir = require_dir(self.root / "images" / "10k" / split, self.name, "image")
         self.ann_files: list[Path] = []

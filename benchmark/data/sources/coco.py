@@ -19,6 +19,7 @@ from .base import Source, register_source
 from .common import files_digest, load_json, nonempty, require_dir, require_file, resolve_root
 from .errors import BadSampleError
 from .imageio import read_image
+from ...errors import BadInputError, UsageError
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,10 @@ def rle_counts(counts: str | bytes) -> list[int]:
         x, k, more = 0, 0, True
         while more:
             if i >= len(raw):
-                raise ValueError("compressed RLE string ends inside a number")
+                raise BadInputError("compressed RLE string ends inside a number")
             c = raw[i] - 48
             if not 0 <= c < 64:
-                raise ValueError(f"character {chr(raw[i])!r} is not valid in a compressed RLE string")
+                raise BadInputError(f"character {chr(raw[i])!r} is not valid in a compressed RLE string")
             x |= (c & 0x1F) << (5 * k)
             more = bool(c & 0x20)
             i += 1
@@ -125,10 +126,10 @@ def decode_segmentation(seg, h: int, w: int, where: str) -> np.ndarray:
 
 def _records(data, key: str, ann_file: Path, source: str) -> list[dict]:
     if key not in data:
-        raise ValueError(f"{source}: {ann_file} has no {key!r} list; is it an instances json?")
+        raise BadInputError(f"{source}: {ann_file} has no {key!r} list; is it an instances json?")
     recs = data[key]
     if not isinstance(recs, list) or not all(isinstance(r, dict) for r in recs):
-        raise ValueError(f"{source}: {ann_file}: {key!r} must be a list of objects")
+        raise BadInputError(f"{source}: {ann_file}: {key!r} must be a list of objects")
     return recs
 
 
@@ -145,10 +146,10 @@ def file_in(folder: Path, name, what: str = "file_name") -> Path:
     """``folder / name`` for a relative name that stays inside ``folder`` (json is untrusted input:
     an absolute name or one with ``..`` would read files from elsewhere into a build)."""
     if not isinstance(name, str) or not name:
-        raise ValueError(f"image record has no usable {what!r} ({name!r})")
+        raise BadInputError(f"image record has no usable {what!r} ({name!r})")
     rel = Path(name.replace("\\", "/"))
     if rel.is_absolute() or ".." in rel.parts:
-        raise ValueError(f"{what} {name!r} points outside the image folder {folder}")
+        raise BadInputError(f"{what} {name!r} points outside the image folder {folder}")
     return folder / rel
 
 
@@ -161,7 +162,7 @@ def index_coco_json(ann_file: Path, image_path, source: str, condition: str = "c
     ``decode_segmentation``, so ``--skip-bad`` skips only that sample."""
     data = load_json(ann_file, source)
     if not isinstance(data, dict):
-        raise ValueError(f"{source}: {ann_file} must hold a JSON object with 'images', 'annotations' and "
+        raise BadInputError(f"{source}: {ann_file} must hold a JSON object with 'images', 'annotations' and "
                          f"'categories', not a {type(data).__name__}")
     images, annotations, categories = (_records(data, k, ann_file, source)
                                        for k in ("images", "annotations", "categories"))
@@ -169,28 +170,28 @@ def index_coco_json(ann_file: Path, image_path, source: str, condition: str = "c
     cats: dict = {}
     for c in categories:
         if "id" not in c or "name" not in c:
-            raise ValueError(f"{where}: category {c.get('id', c)!r} needs 'id' and 'name'")
+            raise BadInputError(f"{where}: category {c.get('id', c)!r} needs 'id' and 'name'")
         if not isinstance(c["id"], (int, str)) or c["id"] in cats:
-            raise ValueError(f"{where}: category id {c['id']!r} is duplicated or not an integer/string")
+            raise BadInputError(f"{where}: category id {c['id']!r} is duplicated or not an integer/string")
         cats[c["id"]] = str(c["name"])
     by_image: dict = {}
     for img in images:
         if "id" not in img:
-            raise ValueError(f"{where}: an image record has no 'id' ({sorted(img)[:6]})")
+            raise BadInputError(f"{where}: an image record has no 'id' ({sorted(img)[:6]})")
         if not (_is_int(img["id"]) or isinstance(img["id"], str)) or img["id"] in by_image:
-            raise ValueError(f"{where}: image id {img['id']!r} is duplicated or not an integer/string")
+            raise BadInputError(f"{where}: image id {img['id']!r} is duplicated or not an integer/string")
         by_image[img["id"]] = []
     for k, a in enumerate(annotations):
         name = f"annotation {a.get('id', f'#{k}')!r}"
         for key in ("image_id", "category_id"):
             if key not in a:
-                raise ValueError(f"{where}: {name} has no {key!r}")
+                raise BadInputError(f"{where}: {name} has no {key!r}")
         if "id" in a and not _is_int(a["id"]):
-            raise ValueError(f"{where}: {name}: 'id' must be an integer")
+            raise BadInputError(f"{where}: {name}: 'id' must be an integer")
         if not isinstance(a["image_id"], (int, str)) or a["image_id"] not in by_image:
-            raise ValueError(f"{where}: {name} names image {a['image_id']!r}, which is not in 'images'")
+            raise BadInputError(f"{where}: {name} names image {a['image_id']!r}, which is not in 'images'")
         if not isinstance(a["category_id"], (int, str)) or a["category_id"] not in cats:
-            raise ValueError(f"{where}: {name} has unknown category {a['category_id']!r}")
+            raise BadInputError(f"{where}: {name} has unknown category {a['category_id']!r}")
         by_image[a["image_id"]].append((a.get("id", k), k, a))
     out = []
     for img in sorted(images, key=lambda r: (isinstance(r["id"], str), r["id"])):
@@ -264,7 +265,7 @@ def _lvis_image_path(root: Path, rec: dict) -> Path:
     url = rec.get("coco_url")
     parts = urlparse(url).path.rstrip("/").split("/") if isinstance(url, str) else []
     if len(parts) < 2:
-        raise ValueError(f"image record has neither 'file_name' nor a usable 'coco_url' ({url!r})")
+        raise BadInputError(f"image record has neither 'file_name' nor a usable 'coco_url' ({url!r})")
     return file_in(root, f"{parts[-2]}/{parts[-1]}", "coco_url")
 
 
@@ -315,11 +316,11 @@ class LisSource(_CocoLike):
     def __init__(self, root: str | os.PathLike, split: str = "test", lighting: str = "dark,normal"):
         self.root = resolve_root(root, self.name)
         if split not in ("train", "test", "traintest"):
-            raise ValueError(f"lis: split must be train, test or traintest, not {split!r}")
+            raise UsageError(f"lis: split must be train, test or traintest, not {split!r}")
         wanted = [s.strip() for s in lighting.split(",") if s.strip()]
         bad = [s for s in wanted if s not in LIS_LIGHTING]
         if bad or not wanted:
-            raise ValueError(f"lis: lighting must be a comma list of {', '.join(LIS_LIGHTING)}, not {lighting!r}")
+            raise UsageError(f"lis: lighting must be a comma list of {', '.join(LIS_LIGHTING)}, not {lighting!r}")
         self.options = {"split": split, "lighting": ",".join(wanted)}
         self.ann_files, items = [], []
         for light in wanted:

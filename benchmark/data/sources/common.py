@@ -11,6 +11,7 @@ import numpy as np
 from ...jobs import sha256_file
 from ..schema import ObjectAnn
 from .errors import BadSampleError
+from ...errors import BadInputError, MissingInputError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -19,19 +20,19 @@ def resolve_root(root: str | os.PathLike, source: str) -> Path:
     """The dataset folder, resolved; a missing folder is an error at construction."""
     p = Path(root).expanduser().resolve()
     if not p.is_dir():
-        raise FileNotFoundError(f"{source}: dataset folder {p} does not exist")
+        raise MissingInputError(f"{source}: dataset folder {p} does not exist")
     return p
 
 
 def require_file(path: Path, source: str, what: str) -> Path:
     if not path.is_file():
-        raise FileNotFoundError(f"{source}: {what} {path} not found")
+        raise MissingInputError(f"{source}: {what} {path} not found")
     return path
 
 
 def require_dir(path: Path, source: str, what: str) -> Path:
     if not path.is_dir():
-        raise FileNotFoundError(f"{source}: {what} folder {path} not found")
+        raise MissingInputError(f"{source}: {what} folder {path} not found")
     return path
 
 
@@ -40,7 +41,7 @@ def load_json(path: Path, source: str):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{source}: {path} is not valid JSON: {e}") from None
+        raise BadInputError(f"{source}: {path} is not valid JSON: {e}") from None
 
 
 def files_digest(paths: Iterable[Path], root: Path) -> dict[str, str]:

@@ -1,8 +1,10 @@
 """Errors a reader raises for one bad sample; the builder stops on them or, with --skip-bad, records them."""
 from __future__ import annotations
 
+from ...errors import UserError
 
-class BadSampleError(ValueError):
+
+class BadSampleError(UserError, ValueError):
     """A sample that cannot be read; ``path`` names the file, ``reason`` says what is wrong."""
 
     def __init__(self, path, reason: str):

@@ -18,6 +18,7 @@ from .common import IMAGE_EXTS, check_same_size, files_digest, image_files, none
     require_dir, require_file, resolve_root
 from .errors import BadSampleError
 from .imageio import read_image, read_mask
+from ...errors import UsageError
 
 MASK_MODES = ("binary", "nonzero", "labels")
 
@@ -25,7 +26,7 @@ MASK_MODES = ("binary", "nonzero", "labels")
 def mask_objects(mask: np.ndarray, mode: str, path: Path, category: str = "object") -> list[ObjectAnn]:
     """Objects of one mask file under ``mode`` (see module doc); empty objects are dropped."""
     if mode not in MASK_MODES:
-        raise ValueError(f"mask_mode must be one of {', '.join(MASK_MODES)}, not {mode!r}")
+        raise UsageError(f"mask_mode must be one of {', '.join(MASK_MODES)}, not {mode!r}")
     if mask.ndim == 3:
         colour = mask[..., :3] if mask.shape[2] >= 3 else mask[..., :1]
     else:
@@ -65,11 +66,11 @@ class ImageMaskFolders(Source):
     def __init__(self, root: str | os.PathLike, **options):
         unknown = sorted(set(options) - set(self.DEFAULTS))
         if unknown:
-            raise TypeError(f"{self.name}: unknown options {unknown}; valid: {sorted(self.DEFAULTS)}")
+            raise UsageError(f"{self.name}: unknown options {unknown}; valid: {sorted(self.DEFAULTS)}")
         self.options = {**self.DEFAULTS, **options}
         o = self.options
         if o["mask_mode"] not in MASK_MODES:
-            raise ValueError(f"{self.name}: mask_mode must be one of {', '.join(MASK_MODES)}, not {o['mask_mode']!r}")
+            raise UsageError(f"{self.name}: mask_mode must be one of {', '.join(MASK_MODES)}, not {o['mask_mode']!r}")
         self.root = resolve_root(root, self.name)
         self.image_dir = require_dir(self.root / o["images"], self.name, "image")
         self.mask_dir = require_dir(self.root / o["masks"], self.name, "mask")

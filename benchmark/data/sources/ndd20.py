@@ -14,6 +14,7 @@ from .coco import decode_segmentation, file_in
 from .common import files_digest, load_json, nonempty, require_dir, require_file, resolve_root
 from .errors import BadSampleError
 from .imageio import read_image
+from ...errors import BadInputError, UsageError
 
 VIEWS = {"above": ("ABOVE", "ABOVE_LABELS.json"), "below": ("BELOW", "BELOW_LABELS.json")}
 
@@ -58,7 +59,7 @@ class Ndd20Source(Source):
         self.root = resolve_root(root, self.name)
         chosen = [v.strip() for v in views.split(",") if v.strip()]
         if not chosen or any(v not in VIEWS for v in chosen):
-            raise ValueError(f"ndd20: views must be a comma list of {', '.join(VIEWS)}, not {views!r}")
+            raise UsageError(f"ndd20: views must be a comma list of {', '.join(VIEWS)}, not {views!r}")
         self.views, self.ann_files, self.items = chosen, [], []
         for v in chosen:
             folder, label_file = VIEWS[v]
@@ -67,14 +68,14 @@ class Ndd20Source(Source):
             self.ann_files.append(ann)
             data = load_json(ann, self.name)
             if not isinstance(data, dict):
-                raise ValueError(f"ndd20: {ann} must hold a JSON object of VIA entries, not a {type(data).__name__}")
+                raise BadInputError(f"ndd20: {ann} must hold a JSON object of VIA entries, not a {type(data).__name__}")
             for key, entry in data.items():
                 if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
-                    raise ValueError(f"ndd20: {ann}: entry {key!r} has no 'filename'; is it a VIA json?")
+                    raise BadInputError(f"ndd20: {ann}: entry {key!r} has no 'filename'; is it a VIA json?")
                 try:
                     path = file_in(img_dir, entry["filename"], "filename")
                 except ValueError as e:
-                    raise ValueError(f"ndd20: {ann}: entry {key!r}: {e}") from None
+                    raise BadInputError(f"ndd20: {ann}: entry {key!r}: {e}") from None
                 self.items.append((f"{v}_{Path(entry['filename']).stem}", path, ann, entry.get("regions", [])))
         self.items.sort(key=lambda it: it[0])
 

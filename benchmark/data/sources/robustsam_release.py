@@ -23,6 +23,7 @@ from .base import Source, register_source
 from .common import require_dir, resolve_root
 from .errors import BadSampleError
 from .imageio import read_image
+from ...errors import BadInputError, MissingInputError, UsageError
 
 RESERVED = ("clear", "masks")
 
@@ -65,7 +66,7 @@ class RobustSamReleaseSource(Source):
         base = require_dir(self.root / split, self.name, "split")
         zipped = [n for n in RESERVED if not (base / n).is_dir() and (base / f"{n}.zip").is_file()]
         if zipped and not extract:
-            raise FileNotFoundError(f"{self.name}: {base} has {', '.join(f'{n}.zip' for n in zipped)} but no "
+            raise MissingInputError(f"{self.name}: {base} has {', '.join(f'{n}.zip' for n in zipped)} but no "
                                     f"{' or '.join(n + '/' for n in zipped)} folder; pass extract=true "
                                     "(--source-option extract=true) to unpack the release archives safely, or "
                                     "unzip them there yourself")
@@ -74,7 +75,7 @@ class RobustSamReleaseSource(Source):
         self.clear_files = sorted(require_dir(base / "clear", self.name, "clear image").glob("*.jpg"))
         self.mask_files = sorted(require_dir(base / "masks", self.name, "masks").glob("*.npy"))
         if len(self.clear_files) != len(self.mask_files):
-            raise ValueError(f"{self.name}: {base}/clear has {len(self.clear_files)} images but {base}/masks has "
+            raise BadInputError(f"{self.name}: {base}/clear has {len(self.clear_files)} images but {base}/masks has "
                              f"{len(self.mask_files)} .npy files; pairing is by sorted position, so they must match")
         present = sorted(p.name for p in base.iterdir() if p.is_dir() and p.name not in RESERVED)
         wanted = present if degradations == "all" else [d.strip() for d in degradations.split(",") if d.strip()]
@@ -82,12 +83,12 @@ class RobustSamReleaseSource(Source):
             folder = require_dir(base / d, self.name, "degradation")
             names = sorted(p.name for p in folder.glob("*.jpg"))
             if names != [p.name for p in self.clear_files]:
-                raise ValueError(f"{self.name}: {folder} does not hold exactly the file names of {base}/clear "
+                raise BadInputError(f"{self.name}: {folder} does not hold exactly the file names of {base}/clear "
                                  f"({len(names)} vs {len(self.clear_files)} files)")
         self.split, self.base = split, base
         self.conditions = (["clear"] if clear else []) + wanted
         if not self.conditions:
-            raise ValueError(f"{self.name}: nothing to read: clear=False and no degradations chosen")
+            raise UsageError(f"{self.name}: nothing to read: clear=False and no degradations chosen")
 
     def __len__(self) -> int:
         return len(self.conditions) * len(self.clear_files)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..schema import ObjectAnn, Sample
 from .base import Source, register_source
+from ...errors import UsageError
 
 SHAPES = ("blob", "polygon", "star", "ring", "limbed", "arc")
 MIN_VISIBLE_AREA = 12  # an object occluded below this many pixels is dropped
@@ -131,7 +132,7 @@ class SyntheticSource(Source):
 
     def __init__(self, num_images: int = 32, width: int = 320, height: int = 240, seed: int = 0, max_objects: int = 8):
         if num_images < 1 or width < 16 or height < 16:
-            raise ValueError("synthetic: need num_images >= 1 and width, height >= 16")
+            raise UsageError("synthetic: need num_images >= 1 and width, height >= 16")
         self.num_images, self.width, self.height, self.seed, self.max_objects = num_images, width, height, seed, max_objects
 
     def __len__(self) -> int:

@@ -80,7 +80,8 @@ def _build_all(builds: Sequence[Build], out: Path, progress: Progress) -> None:
 
 
 def _results(model_statuses: Sequence[InputStatus], builds: Sequence[Build], protocols: Sequence[str], out: Path,
-             device: str, model_kwargs: Mapping[str, dict], need_masks: bool, progress: Progress) -> dict:
+             device: str, model_kwargs: Mapping[str, dict], need_masks: bool, progress: Progress,
+             random_weights: bool = False) -> dict:
     """(our model, build name, our protocol) -> per-instance result rows as a DataFrame."""
     from baselines import create_model
 
@@ -95,8 +96,10 @@ def _results(model_statuses: Sequence[InputStatus], builds: Sequence[Build], pro
         for b, protocol in itertools.product({b.name: b for b in builds}.values(), protocols):
             if progress:
                 progress(f"eval {st.registry} {protocol} on {b.name}")
-            r = evaluate(model, out / "datasets" / b.name, protocol, out / "results", dataset_name=b.name)
-            frames[(st.registry, b.name, protocol)] = read_results(r.out).select(columns).to_pandas()
+            r = evaluate(model, out / "datasets" / b.name, protocol, out / "results", dataset_name=b.name,
+                         random_weights=random_weights)
+            frames[(st.registry, b.name, protocol)] = read_results(
+                r.out, allow_random_weights=random_weights).select(columns).to_pandas()
         del model
     return frames
 
@@ -105,17 +108,19 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
               out: str | os.PathLike, *, models: ModelSelection = None, datasets: Optional[Sequence[str]] = None,
               limit: Optional[int] = None, device: str = "cpu", model_kwargs: Optional[Mapping[str, dict]] = None,
               dataset_override: Optional[Mapping[str, SuiteDataset]] = None, seed: int = 0,
-              progress: Progress = None) -> Path:
+              random_weights: bool = False, progress: Progress = None) -> Path:
     """Rerun ``suite``: build what is missing under ``out/datasets``, evaluate into ``out/results``, and
     write ``out/<suite>.csv`` and ``.md`` (plus ``<suite>_stats.csv`` for suites with a statistical
     test). Returns the CSV path.
 
-    ``checkpoints``: robustseg model name -> checkpoint file; None as the path means random init
-    (tests only). ``models``: the paper's model names to run (default: every one robustseg can run),
-    or a mapping paper name -> robustseg model to substitute one. ``dataset_override``: suite dataset
-    -> a replacement ``SuiteDataset`` (e.g. the synthetic source, for tests). Raises
-    ``MissingInputsError`` listing every missing input before any work."""
+    ``checkpoints``: robustseg model name -> checkpoint file; None as the path means random init, allowed
+    only with ``random_weights`` (which also gives every model without a checkpoint random init; tests).
+    ``models``: the paper's model names to run (default: every one robustseg can run), or a mapping
+    paper name -> robustseg model to substitute one. ``dataset_override``: suite dataset -> a replacement
+    ``SuiteDataset`` (e.g. the synthetic source, for tests). Raises ``MissingInputsError`` listing every
+    missing input before any work."""
     s = get_suite(suite)
+    checkpoints = _weights_or_refuse(s, checkpoints, models, random_weights)
     override = dict(dataset_override or {})
     status = suite_status(s, data_root, checkpoints, models=models, datasets=datasets, dataset_override=override)
     if not status.runnable:
@@ -133,7 +138,8 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
     protocols = sorted({m.protocol for m in s.matches if m.protocol})
     runnable = [i for i in status.inputs if i.kind == "model" and i.state == "present"]
     need_masks = any(k in AP_LABELS for k in s.metrics)
-    frames = _results(runnable, builds, protocols, out, device, dict(model_kwargs or {}), need_masks, progress)
+    frames = _results(runnable, builds, protocols, out, device, dict(model_kwargs or {}), need_masks, progress,
+                      random_weights)
     cells = cells_of(s, Tabulator(s, status, builds, frames), s.reported(load_reported()))
     stats = statistics(s, cells) if s.statistics else []
     path = out / f"{s.name}.csv"
@@ -142,6 +148,30 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
     if s.statistics:
         atomic_write_text(out / f"{s.name}_stats.csv", stats_csv(stats))
     return path
+
+
+def _weights_or_refuse(s, checkpoints: Mapping[str, Optional[str]], models: ModelSelection,
+                       random_weights: bool) -> dict[str, Optional[str]]:
+    """Random init only when asked: a None checkpoint without ``random_weights`` is refused; with it, every
+    suite model that has learned weights and no checkpoint runs on random init (results say so)."""
+    from baselines import ModelArgumentError, UnknownModelError
+    from baselines.registry import needs_weights as _needs
+
+    def needs_weights(name: str) -> bool:
+        try:
+            return _needs(name)
+        except UnknownModelError:  # not installed here; the suite status reports it
+            return False
+
+    if not random_weights:
+        bad = sorted(k for k, v in checkpoints.items() if v is None and needs_weights(k))
+        if bad:
+            raise ModelArgumentError(f"no checkpoint for {', '.join(bad)}: give --checkpoint MODEL=PATH, or pass "
+                                     "--random-weights to run on random init (results are labelled)")
+        return dict(checkpoints)
+    substitutes = models.values() if isinstance(models, Mapping) else ()
+    names = {n for m in s.models for n in m.registry} | {v for v in substitutes if v}
+    return {**{n: None for n in sorted(names) if needs_weights(n)}, **checkpoints}
 
 
 def synthetic_override(suite: Suite, *, num_images: int = 2, width: int = 64, height: int = 48,

@@ -8,11 +8,12 @@ from typing import Mapping, Optional, Sequence, Union
 
 from ..reported import PAPERS
 from ..reported.suites import SourceInput, Suite, SuiteDataset, SuiteModel, load_suites
+from ...errors import UnknownNameError, UserError
 
 ModelSelection = Union[Mapping[str, Optional[str]], Sequence[str], None]
 
 
-class MissingInputsError(FileNotFoundError):
+class MissingInputsError(UserError, FileNotFoundError):
     """A suite cannot run: the message lists every missing dataset folder and checkpoint at once."""
 
 
@@ -50,7 +51,7 @@ class SuiteStatus:
 def get_suite(name: str) -> Suite:
     suites = {s.name: s for s in load_suites()}
     if name not in suites:
-        raise KeyError(f"unknown suite {name!r}; valid suites: {', '.join(suites)}")
+        raise UnknownNameError(f"unknown suite {name!r}; valid suites: {', '.join(suites)}")
     return suites[name]
 
 
@@ -90,7 +91,7 @@ def _selection(suite: Suite, models: ModelSelection) -> Optional[dict[str, Optio
     chosen = dict(models) if isinstance(models, Mapping) else {m: None for m in models}
     unknown = sorted(set(chosen) - {m.name for m in suite.models})
     if unknown:
-        raise KeyError(f"suite {suite.name}: unknown model(s) {unknown}; its models: "
+        raise UnknownNameError(f"suite {suite.name}: unknown model(s) {unknown}; its models: "
                        f"{', '.join(m.name for m in suite.models)}")
     return chosen
 
@@ -127,7 +128,7 @@ def suite_status(suite: Suite, data_root: Optional[str | os.PathLike], checkpoin
     known = {d.dataset for d in suite.datasets}
     unknown = sorted((set(datasets or ()) | set(override)) - known)
     if unknown:
-        raise KeyError(f"suite {suite.name}: unknown dataset(s) {unknown}; its datasets: {', '.join(sorted(known))}")
+        raise UnknownNameError(f"suite {suite.name}: unknown dataset(s) {unknown}; its datasets: {', '.join(sorted(known))}")
     inputs = []
     for ds in suite.datasets:
         st = _dataset_status(override.get(ds.dataset, ds), root)

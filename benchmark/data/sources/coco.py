@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from ..schema import ObjectAnn, Sample
+from ..schema import ObjectAnn, Sample, rle_counts
 from .base import Source, register_source
 from .common import files_digest, load_json, nonempty, require_dir, require_file, resolve_root
 from .errors import BadSampleError
@@ -34,31 +34,6 @@ class CocoImage:
     ann_file: Path
     condition: str = "clear"
     problem: str = ""
-
-
-def rle_counts(counts: str | bytes) -> list[int]:
-    """The run lengths of a COCO compressed RLE string (pycocotools' LEB128-like code: 5 bits per
-    character plus 48, 0x20 = more follows, 0x10 on the last = negative; runs after the second are
-    stored as the difference to the run two before)."""
-    raw = counts.encode("ascii") if isinstance(counts, str) else bytes(counts)
-    out: list[int] = []
-    i = 0
-    while i < len(raw):
-        x, k, more = 0, 0, True
-        while more:
-            if i >= len(raw):
-                raise ValueError("compressed RLE string ends inside a number")
-            c = raw[i] - 48
-            if not 0 <= c < 64:
-                raise ValueError(f"character {chr(raw[i])!r} is not valid in a compressed RLE string")
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            i += 1
-            k += 1
-            if not more and c & 0x10:
-                x |= -1 << (5 * k)
-        out.append(x + out[-2] if len(out) > 2 else x)
-    return out
 
 
 def _check_rle(seg: dict, h: int, w: int, where: str) -> dict:

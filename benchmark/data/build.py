@@ -25,6 +25,8 @@ from corruptions import CLEAR, split_name
 
 from ..jobs import (STATE_DIR, JobConflictError, atomic_write_json, atomic_write_text, check_identity, done_marker,
                     dump_json, folder_lock, read_marker, remove_stale_temps, sha256_file, write_parquet_atomic)
+from ..errors import UnsafePathError
+from ..paths import check_name
 from . import card
 from .schema import FEATURES, SCHEMA_VERSION, Sample, encode_image, object_record
 from .sources import create_source
@@ -237,6 +239,9 @@ def build(cfg: BuildConfig, out: str | os.PathLike, *, num_workers: int = 1, sha
     if cfg.image_format not in IMAGE_FORMATS:
         raise ValueError(f"unknown image format {cfg.image_format!r}; valid: {', '.join(IMAGE_FORMATS)}")
     corruptions.parse_profile(cfg.profile)  # fail fast on unknown names
+    names = [check_name(name, "partition (--split) name") for name, _ in cfg.partitions]  # they become folders
+    if len(set(names)) != len(names):
+        raise UnsafePathError(f"partition names repeat in {names}; each --split name must be given once")
     source = create_source(cfg.source, **cfg.source_options)
     identity = cfg.identity() | {"source_params": source.params()}
     i, n = shard
@@ -281,6 +286,8 @@ def finalize(out: Path, cfg: BuildConfig, identity: dict, chunks: list[Chunk]) -
                 "corruptions": card.corruption_table(cfg.profile)}
     remove_stale_temps(out)  # every chunk and marker is done: a leftover temp file is a killed writer's
     source = create_source(cfg.source, **cfg.source_options)
-    atomic_write_text(out / "README.md", card.render_card(manifest, source))
+    text = card.render_card(manifest, source)
+    atomic_write_text(out / "README.md", text)
+    manifest["card_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()  # push verifies the card too
     atomic_write_json(out / "manifest.json", manifest)  # last: its presence means the build is complete
     return manifest

@@ -198,7 +198,7 @@ class _CocoLike(Source):
         item = self.items[index]
         if item.problem:
             raise BadSampleError(f"{item.ann_file} (image {item.image_id})", item.problem)
-        image = read_image(item.path)
+        image = read_image(item.path, root=self.root)
         if image.shape[:2] != (item.height, item.width):
             raise BadSampleError(item.path, f"image is {image.shape[1]}x{image.shape[0]} but the json says "
                                             f"{item.width}x{item.height}")

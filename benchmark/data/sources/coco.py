@@ -68,6 +68,11 @@ def _is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
+def _is_key(v) -> bool:
+    """A json id: an integer (not a bool, which Python would equate with 0 or 1) or a string."""
+    return _is_int(v) or isinstance(v, str)
+
+
 def _is_number(v) -> bool:
     return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and bool(np.isfinite(v))
 
@@ -75,7 +80,10 @@ def _is_number(v) -> bool:
 def decode_segmentation(seg, h: int, w: int, where: str) -> np.ndarray:
     """A COCO ``segmentation`` (polygon list, uncompressed or compressed RLE) -> HxW bool.
     Polygon parts with fewer than 3 points enclose no pixel and are ignored (pycocotools would read
-    a 4-number first part as a box); an odd coordinate count or a non-finite one is an error."""
+    a 4-number first part as a box); an odd coordinate count or a non-finite one is an error. Every
+    coordinate must lie within the image extended by its own size on each side before pycocotools
+    sees it: its rasteriser allocates by coordinate range and crashes (SIGSEGV) on a huge finite one,
+    while real annotations overshoot the border by at most a few pixels."""
     if isinstance(seg, list):
         for k, p in enumerate(seg):
             if not isinstance(p, list):
@@ -85,6 +93,9 @@ def decode_segmentation(seg, h: int, w: int, where: str) -> np.ndarray:
                 raise BadSampleError(where, f"polygon part {k} has an odd number of coordinates ({len(p)})")
             if not all(_is_number(c) for c in p):
                 raise BadSampleError(where, f"polygon part {k} has a coordinate that is not a finite number")
+            if p and not (-w <= min(p[0::2]) and max(p[0::2]) <= 2 * w and -h <= min(p[1::2]) and max(p[1::2]) <= 2 * h):
+                raise BadSampleError(where, f"polygon part {k} has a coordinate outside [-{w}, {2 * w}] x [-{h}, {2 * h}] "
+                                            f"(the {w}x{h} image extended by its size on each side)")
         polys = [p for p in seg if len(p) >= 6]
         if not polys:
             return np.zeros((h, w), bool)
@@ -145,31 +156,41 @@ def index_coco_json(ann_file: Path, image_path, source: str, condition: str = "c
     for c in categories:
         if "id" not in c or "name" not in c:
             raise ValueError(f"{where}: category {c.get('id', c)!r} needs 'id' and 'name'")
-        if not isinstance(c["id"], (int, str)) or c["id"] in cats:
+        if not _is_key(c["id"]) or c["id"] in cats:
             raise ValueError(f"{where}: category id {c['id']!r} is duplicated or not an integer/string")
-        cats[c["id"]] = str(c["name"])
+        if not isinstance(c["name"], str):
+            raise ValueError(f"{where}: category {c['id']!r}: 'name' must be a string, got {c['name']!r}")
+        cats[c["id"]] = c["name"]
     by_image: dict = {}
     for img in images:
         if "id" not in img:
             raise ValueError(f"{where}: an image record has no 'id' ({sorted(img)[:6]})")
-        if not (_is_int(img["id"]) or isinstance(img["id"], str)) or img["id"] in by_image:
+        if not _is_key(img["id"]) or img["id"] in by_image:
             raise ValueError(f"{where}: image id {img['id']!r} is duplicated or not an integer/string")
         by_image[img["id"]] = []
+    ann_ids: set = set()
     for k, a in enumerate(annotations):
         name = f"annotation {a.get('id', f'#{k}')!r}"
         for key in ("image_id", "category_id"):
             if key not in a:
                 raise ValueError(f"{where}: {name} has no {key!r}")
         if "id" in a and not _is_int(a["id"]):
-            raise ValueError(f"{where}: {name}: 'id' must be an integer")
-        if not isinstance(a["image_id"], (int, str)) or a["image_id"] not in by_image:
-            raise ValueError(f"{where}: {name} names image {a['image_id']!r}, which is not in 'images'")
-        if not isinstance(a["category_id"], (int, str)) or a["category_id"] not in cats:
-            raise ValueError(f"{where}: {name} has unknown category {a['category_id']!r}")
+            raise ValueError(f"{where}: {name}: 'id' must be an integer, got {type(a['id']).__name__}")
+        if "id" in a and a["id"] in ann_ids:
+            raise ValueError(f"{where}: annotation id {a['id']!r} is duplicated")
+        ann_ids.add(a.get("id"))
+        if not _is_key(a["image_id"]) or a["image_id"] not in by_image:
+            raise ValueError(f"{where}: {name} names image {a['image_id']!r}, which is not in 'images' (ids are "
+                             "integers or strings)")
+        if not _is_key(a["category_id"]) or a["category_id"] not in cats:
+            raise ValueError(f"{where}: {name} has unknown category {a['category_id']!r} (ids are integers or "
+                             "strings)")
+        if a.get("iscrowd", 0) not in (0, 1) or isinstance(a.get("iscrowd"), (bool, float)):
+            raise ValueError(f"{where}: {name}: 'iscrowd' must be the integer 0 or 1, got {a['iscrowd']!r}")
         by_image[a["image_id"]].append((a.get("id", k), k, a))
     out = []
     for img in sorted(images, key=lambda r: (isinstance(r["id"], str), r["id"])):
-        anns = tuple((ann_id, a.get("segmentation"), cats[a["category_id"]], bool(a.get("iscrowd", 0)))
+        anns = tuple((ann_id, a.get("segmentation"), cats[a["category_id"]], a.get("iscrowd", 0) == 1)
                      for ann_id, _, a in sorted(by_image[img["id"]], key=lambda t: (t[0], t[1])))
         problem = _image_problem(img)
         try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,13 +31,11 @@ def check_result_table(table: pa.Table, where: str) -> None:
     for col in REQUIRED + UNIT_METRICS:
         if table.column(col).null_count:
             raise IntegrityError(f"{where}: {table.column(col).null_count} row(s) have no {col!r}")
-    for col in UNIT_METRICS + UNCERTAINTY_COLUMNS + ("score",):
-        values = table.column(col).to_numpy(zero_copy_only=False).astype(float)
-        present = values[~np.isnan(values)] if col in UNCERTAINTY_COLUMNS else values
-        if not np.isfinite(present).all():
+    for col in UNIT_METRICS + UNCERTAINTY_COLUMNS + ("score",):  # nulls allowed only where checked above
+        if pc.any(pc.invert(pc.is_finite(table.column(col)))).as_py():
             raise IntegrityError(f"{where}: column {col!r} holds NaN or infinite values")
-        if col in UNIT_METRICS and len(present) and not (pc.min(table.column(col)).as_py() >= 0
-                                                          and pc.max(table.column(col)).as_py() <= 1):
+        if col in UNIT_METRICS and table.num_rows and not (pc.min(table.column(col)).as_py() >= 0
+                                                           and pc.max(table.column(col)).as_py() <= 1):
             raise IntegrityError(f"{where}: column {col!r} has values outside [0, 1]")
     if pc.min(table.column("height")).as_py() is not None and (pc.min(table.column("height")).as_py() < 1
                                                                or pc.min(table.column("width")).as_py() < 1):

@@ -16,7 +16,8 @@ from pycocotools import mask as mask_utils
 
 from ..schema import ObjectAnn, Sample, rle_counts
 from .base import Source, register_source
-from .common import files_digest, load_json, nonempty, require_dir, require_file, resolve_root
+from .coco_index import load_index
+from .common import files_digest, nonempty, require_dir, require_file, resolve_root
 from .errors import BadSampleError
 from .imageio import read_image
 
@@ -30,7 +31,7 @@ class CocoImage:
     path: Optional[Path]
     width: int
     height: int
-    anns: tuple
+    anns: object  # coco_index.AnnRange: (ann_id, segmentation, category, iscrowd) per annotation
     ann_file: Path
     condition: str = "clear"
     problem: str = ""
@@ -66,11 +67,6 @@ def _check_rle(seg: dict, h: int, w: int, where: str) -> dict:
 
 def _is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_key(v) -> bool:
-    """A json id: an integer (not a bool, which Python would equate with 0 or 1) or a string."""
-    return _is_int(v) or isinstance(v, str)
 
 
 def _is_number(v) -> bool:
@@ -109,15 +105,6 @@ def decode_segmentation(seg, h: int, w: int, where: str) -> np.ndarray:
     return mask_utils.decode(rle).astype(bool)
 
 
-def _records(data, key: str, ann_file: Path, source: str) -> list[dict]:
-    if key not in data:
-        raise ValueError(f"{source}: {ann_file} has no {key!r} list; is it an instances json?")
-    recs = data[key]
-    if not isinstance(recs, list) or not all(isinstance(r, dict) for r in recs):
-        raise ValueError(f"{source}: {ann_file}: {key!r} must be a list of objects")
-    return recs
-
-
 def _image_problem(img: dict) -> str:
     missing = [k for k in ("height", "width") if k not in img]
     if missing:
@@ -141,64 +128,21 @@ def file_in(folder: Path, name, what: str = "file_name") -> Path:
 def index_coco_json(ann_file: Path, image_path, source: str, condition: str = "clear") -> list[CocoImage]:
     """Images sorted by id, each with its annotations; ``image_path(img_record) -> Path``.
 
-    Errors that make the file unusable (missing lists, records without ids, duplicate ids,
-    dangling image or category ids) raise ValueError here; a bad image record or annotation
-    (missing file_name, size or segmentation) is kept as that image's ``problem`` or raised by
-    ``decode_segmentation``, so ``--skip-bad`` skips only that sample."""
-    data = load_json(ann_file, source)
-    if not isinstance(data, dict):
-        raise ValueError(f"{source}: {ann_file} must hold a JSON object with 'images', 'annotations' and "
-                         f"'categories', not a {type(data).__name__}")
-    images, annotations, categories = (_records(data, k, ann_file, source)
-                                       for k in ("images", "annotations", "categories"))
-    where = f"{source}: {ann_file}"
-    cats: dict = {}
-    for c in categories:
-        if "id" not in c or "name" not in c:
-            raise ValueError(f"{where}: category {c.get('id', c)!r} needs 'id' and 'name'")
-        if not _is_key(c["id"]) or c["id"] in cats:
-            raise ValueError(f"{where}: category id {c['id']!r} is duplicated or not an integer/string")
-        if not isinstance(c["name"], str):
-            raise ValueError(f"{where}: category {c['id']!r}: 'name' must be a string, got {c['name']!r}")
-        cats[c["id"]] = c["name"]
-    by_image: dict = {}
-    for img in images:
-        if "id" not in img:
-            raise ValueError(f"{where}: an image record has no 'id' ({sorted(img)[:6]})")
-        if not _is_key(img["id"]) or img["id"] in by_image:
-            raise ValueError(f"{where}: image id {img['id']!r} is duplicated or not an integer/string")
-        by_image[img["id"]] = []
-    ann_ids: set = set()
-    for k, a in enumerate(annotations):
-        name = f"annotation {a.get('id', f'#{k}')!r}"
-        for key in ("image_id", "category_id"):
-            if key not in a:
-                raise ValueError(f"{where}: {name} has no {key!r}")
-        if "id" in a and not _is_int(a["id"]):
-            raise ValueError(f"{where}: {name}: 'id' must be an integer, got {type(a['id']).__name__}")
-        if "id" in a and a["id"] in ann_ids:
-            raise ValueError(f"{where}: annotation id {a['id']!r} is duplicated")
-        ann_ids.add(a.get("id"))
-        if not _is_key(a["image_id"]) or a["image_id"] not in by_image:
-            raise ValueError(f"{where}: {name} names image {a['image_id']!r}, which is not in 'images' (ids are "
-                             "integers or strings)")
-        if not _is_key(a["category_id"]) or a["category_id"] not in cats:
-            raise ValueError(f"{where}: {name} has unknown category {a['category_id']!r} (ids are integers or "
-                             "strings)")
-        if a.get("iscrowd", 0) not in (0, 1) or isinstance(a.get("iscrowd"), (bool, float)):
-            raise ValueError(f"{where}: {name}: 'iscrowd' must be the integer 0 or 1, got {a['iscrowd']!r}")
-        by_image[a["image_id"]].append((a.get("id", k), k, a))
+    Errors that make the file unusable (missing lists, records without ids, duplicate ids, wrong id
+    or ``iscrowd`` types, dangling image or category ids) raise ValueError here (see ``coco_index``,
+    which parses the json once per content and shares it with every worker); a bad image record or
+    annotation (missing file_name, size or segmentation) is kept as that image's ``problem`` or
+    raised by ``decode_segmentation``, so ``--skip-bad`` skips only that sample."""
+    index = load_index(ann_file, f"{source}: {ann_file}")
     out = []
-    for img in sorted(images, key=lambda r: (isinstance(r["id"], str), r["id"])):
-        anns = tuple((ann_id, a.get("segmentation"), cats[a["category_id"]], a.get("iscrowd", 0) == 1)
-                     for ann_id, _, a in sorted(by_image[img["id"]], key=lambda t: (t[0], t[1])))
+    for k, img in enumerate(index.images):
         problem = _image_problem(img)
         try:
             path = image_path(img)
         except ValueError as e:
             path, problem = None, problem or str(e)
         h, w = (0, 0) if problem else (int(img["height"]), int(img["width"]))
-        out.append(CocoImage(str(img["id"]), path, w, h, anns, ann_file, condition, problem))
+        out.append(CocoImage(str(img["id"]), path, w, h, index.anns(k), ann_file, condition, problem))
     return out
 
 

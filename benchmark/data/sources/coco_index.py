@@ -168,11 +168,13 @@ def _columns(images: list, annotations: list, categories: list, where: str) -> d
     rows.sort(key=lambda r: r[:3])
     cols = np.array(rows, dtype=np.int64).reshape(-1, 7)
     starts = np.searchsorted(cols[:, 0], np.arange(len(order) + 1)).astype(np.int64)
-    return {"images": order, "starts": starts, "ann_id": cols[:, 1].copy(), "cat": cols[:, 3].astype(np.int32),
+    kept = [{k: r[k] for k in _IMAGE_KEYS if k in r} for r in order]  # every worker holds these
+    return {"images": kept, "starts": starts, "ann_id": cols[:, 1].copy(), "cat": cols[:, 3].astype(np.int32),
             "crowd": cols[:, 4].astype(bool), "seg_off": cols[:, 5].copy(), "seg_size": cols[:, 6].copy(),
             "cat_names": [str(c["name"]) for c in categories]}
 
 
+_IMAGE_KEYS = ("id", "file_name", "height", "width", "coco_url")  # what the readers use of an image record
 _ARRAYS = ("starts", "ann_id", "cat", "crowd", "seg_off", "seg_size")
 
 

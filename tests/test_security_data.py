@@ -382,3 +382,36 @@ def test_coordinates_just_past_the_border_keep_pycocotools_masks(tmp_path):
     sample = coco(coco_root(tmp_path, anns=[ann([poly])]))[0]
     want = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects([poly], H, W))).astype(bool)
     assert np.array_equal(sample.objects[0].mask, want)
+
+
+# --- rule A4: a COCO json is parsed once per content, then mapped (memory: benchmarks/RESULTS.md) ---
+
+def test_coco_json_is_parsed_once_per_content_and_reparsed_when_it_changes(tmp_path, monkeypatch):
+    import benchmark.data.sources.coco_index as coco_index
+
+    root = coco_root(tmp_path, anns=[ann(POLY, id=77)])
+    first = coco(root)[0]
+    with monkeypatch.context() as m:  # what every build worker does: map the index, never parse
+        m.setattr(coco_index, "_parse", lambda *a: pytest.fail("the json was parsed a second time"))
+        again = coco(root)[0]
+    assert np.array_equal(first.objects[0].mask, again.objects[0].mask) and again.objects[0].id == 77
+    data = json.loads((root / "ann.json").read_text())
+    data["annotations"][0]["iscrowd"] = 1
+    (root / "ann.json").write_text(json.dumps(data))
+    assert coco(root)[0].objects[0].iscrowd and not first.objects[0].iscrowd
+
+
+def test_coco_index_keeps_the_json_values_exactly(tmp_path):
+    """Segmentations come back from the index as the json's own values: an integer polygon, an
+    uncompressed RLE and a NaN coordinate (still refused at decode) behave as before."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.frPyObjects({"size": [H, W], "counts": [5, 10, H * W - 15]}, H, W)
+    anns = [ann([[1, 1, 8, 1, 8, 8]], id=1), ann({"size": [H, W], "counts": [5, 10, H * W - 15]}, id=2)]
+    sample = coco(coco_root(tmp_path, anns=anns))[0]
+    want = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects([[1, 1, 8, 1, 8, 8]], H, W))).astype(bool)
+    assert np.array_equal(sample.objects[0].mask, want)
+    assert np.array_equal(sample.objects[1].mask, mask_utils.decode(rle).astype(bool))
+    bad = coco_root(tmp_path / "nan", anns=[ann([[1.0, float("nan"), 8.0, 1.0, 8.0, 8.0]])])
+    with pytest.raises(BadSampleError, match="not a finite number"):
+        coco(bad)[0]

@@ -77,10 +77,11 @@ def _kb(pid: int, field: str, fname: str) -> int:
     return 0
 
 
-def measure(cmd: list[str], env: dict) -> tuple[float, float, float, int]:
-    """(peak summed RSS MB, peak summed PSS MB, seconds, most processes seen) of ``cmd``'s tree."""
+def measure(cmd: list[str], env: dict, cwd: Path) -> tuple[float, float, float, int]:
+    """(peak summed RSS MB, peak summed PSS MB, seconds, most processes seen) of ``cmd``'s tree. Run
+    in ``cwd`` away from any checkout: ``python -m`` puts the working folder before PYTHONPATH."""
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak_rss = peak_pss = 0
     most = 0
     while proc.poll() is None:
@@ -115,7 +116,7 @@ def main() -> None:
                "--limit", "16", "--images-per-shard", "4", "--num-workers", str(a.workers)]
         rows = []
         for run in ("first build (parses the json)", "second build (index cached)"):
-            rss, pss, sec, procs = measure(cmd + ["--out", str(tmp / f"out{len(rows)}")], env)
+            rss, pss, sec, procs = measure(cmd + ["--out", str(tmp / f"out{len(rows)}")], env, tmp)
             rows.append((run, rss, pss, sec, procs))
         print(json.dumps({"json_mb": round(size_mb), "images": a.images, "annotations": a.annotations,
                           "code": a.code, "workers": a.workers}))

@@ -78,6 +78,15 @@ def test_eval_refuses_manifest_paths_that_leave_the_folder(ds, tmp_path, bad):
     assert not (tmp_path.parent / "escaped.parquet").exists()
 
 
+def test_eval_cli_gives_one_line_for_a_crafted_manifest(ds, tmp_path):
+    m = _manifest(ds)
+    m["files"]["../../escaped.parquet"] = next(iter(m["files"].values()))
+    _save_manifest(ds, m)
+    r = run_cli("eval", "--dataset", ds, "--model", "box", "--protocol", "box", "--out", tmp_path / "out")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "manifest.json" in r.stderr and "escaped.parquet" in r.stderr and "not a valid name" in r.stderr
+
+
 def test_eval_refuses_a_listed_shard_that_is_a_symlink_leaving_the_folder(ds, tmp_path):
     shard = sorted((ds / "data" / "default").glob("*.parquet"))[0]
     outside = tmp_path / "elsewhere.parquet"

@@ -9,12 +9,11 @@ import re
 from typing import Callable, TypeVar
 
 from .errors import UsageError
+from .paths import NAME_PATTERN, NAME_RULE
 
 T = TypeVar("T")
 
 #: names that become folder or config names (splits, partitions, datasets): no path separators, no dots
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-NAME_RULE = "1-64 letters, digits, '_' or '-', starting with a letter or digit"
 #: numpy's SeedSequence takes any non-negative int; torch.manual_seed needs < 2**64; we keep 32 bits
 SEED_MAX = 2**32 - 1
 MIN_SIDE, MAX_SIDE = 16, 8192

@@ -211,7 +211,7 @@ def parser() -> T.OneLineParser:
     p.add_argument("--random-weights", action="store_true",
                    help="run a model with learned weights on its random init (no --checkpoint); results say so")
     p.add_argument("--model-option", type=arg(T.key_value), action="append", metavar="KEY=VALUE",
-                   help="extra model argument, e.g. config=tiny or dtype=bfloat16 (repeatable; shown in the model name)")
+                   help="extra model argument, e.g. config=tiny or dtype=bfloat16 (repeatable; part of the model name)")
     p.add_argument("--device", type=arg(T.device), default="cpu")
     p.add_argument("--splits", type=arg(T.name_list), help="comma list of splits to evaluate (default all)")
     p.add_argument("--shard", type=arg(T.shard), default="0/1",

@@ -34,6 +34,14 @@ class UnreachableError(UserError, ConnectionError):
     """A service the user pointed at (the Hub, a Ray cluster) does not answer; reported in bounded time."""
 
 
+class UnsafePathError(UserError, ValueError):
+    """A path or name taken from data or arguments would leave its folder, or is not a regular file."""
+
+
+class IntegrityError(BadInputError):
+    """A file differs from its manifest (checksum, schema, row count) or holds an invalid stored field."""
+
+
 class WriteError(UserError, OSError):
     """The output cannot be written (full disk, read-only folder); nothing half-written is published."""
 

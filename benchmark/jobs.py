@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -17,7 +18,8 @@ from typing import Iterator, Optional
 
 from filelock import FileLock, Timeout
 
-from .errors import BadInputError, MissingInputError, UnreachableError, UserError, WriteError
+from .errors import IntegrityError, MissingInputError, UnreachableError, UnsafePathError, UserError, WriteError
+from .paths import check_name, file_problem, inside
 
 #: a job's private state (identity, done-markers, locks) inside its output folder; not part of the output
 STATE_DIR = ".robustseg"
@@ -181,16 +183,73 @@ def read_marker(path: Path) -> Optional[dict]:
     return read_state(path)
 
 
-def load_manifest(dataset_dir: str | os.PathLike) -> dict:
-    """The manifest of a complete build; a clear error for an incomplete or foreign folder."""
-    path = Path(dataset_dir) / "manifest.json"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+#: what a dataset's manifest must hold (a results manifest needs only ``files``)
+DATASET_MANIFEST = ("build", "files", "splits")
+
+
+def load_manifest(folder: str | os.PathLike, required: tuple[str, ...] = ("files",)) -> dict:
+    """The manifest of a complete build or evaluation, its file table checked: every listed path is
+    a relative path of valid names that stays inside ``folder``, with a sha256 and a row count. A
+    manifest is data from whoever made the folder, so nothing in it is used unchecked. ``required``:
+    the objects it must hold (a dataset's: build, files, splits)."""
+    path = Path(folder) / "manifest.json"
     if not path.exists():
-        raise MissingInputError(f"{dataset_dir} has no manifest.json: not a robustseg dataset, or its build is "
-                                "incomplete (rerun the same build command to finish it)")
-    manifest = read_state(path)
-    if manifest is None or not all(isinstance(manifest.get(k), dict) for k in ("build", "files", "splits")):
-        raise BadInputError(f"{path}: not a robustseg manifest (unreadable json, or no build/files/splits objects)")
+        raise MissingInputError(f"{folder} has no manifest.json: not a robustseg dataset or results folder, or "
+                                "its job is incomplete (rerun the same command to finish it)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise IntegrityError(f"{path}: not a robustseg manifest (unreadable json: {e})") from None
+    if not (isinstance(manifest, dict) and all(isinstance(manifest.get(k), dict) for k in required)):
+        raise IntegrityError(f"{path}: not a robustseg manifest (needs {'/'.join(required)} objects; "
+                             "'files' maps each file to its sha256 and rows)")
+    files = manifest["files"]
+    for rel, meta in files.items():
+        inside(folder, rel, str(path))
+        if not (isinstance(meta, dict) and isinstance(meta.get("sha256"), str) and _SHA256.fullmatch(meta["sha256"])
+                and _is_count(meta.get("rows"))):
+            raise IntegrityError(f"{path}: entry {rel!r} needs 'sha256' (64 lowercase hex digits) and 'rows' "
+                                 f"(an integer >= 0), got {meta!r:.200}")
+        if "split" in meta:
+            check_name(meta["split"], f"{path}: entry {rel!r} split")
     return manifest
+
+
+def _is_count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def read_verified_parquet(root: str | os.PathLike, rel: str, meta: dict, schema, where: str):
+    """The table of ``root/rel`` after checking it against its manifest entry ``meta``: inside
+    ``root``, a regular file, the recorded sha256 (of the very bytes that are parsed, so a file
+    swapped after the check is never read), exactly ``schema``'s columns and the recorded row count.
+    ``where`` names the manifest in errors."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = inside(root, rel, where)
+    if not path.exists():
+        raise IntegrityError(f"{path}: listed in {where} but missing")
+    if problem := file_problem(path):
+        raise UnsafePathError(f"{path}: {problem}")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != meta["sha256"]:
+        raise IntegrityError(f"{path}: sha256 differs from {where} (file changed or corrupt)")
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as e:
+        raise IntegrityError(f"{path}: not a readable parquet file ({e})") from None
+    if not table.schema.equals(schema, check_metadata=False):
+        got, want = set(table.schema.names), set(schema.names)
+        diff = (f"missing {sorted(want - got)}, unexpected {sorted(got - want)}" if got != want
+                else "column types differ")
+        raise IntegrityError(f"{path}: columns do not match the schema ({diff})")
+    if table.num_rows != meta["rows"]:
+        raise IntegrityError(f"{path}: {table.num_rows} rows but {where} lists {meta['rows']}")
+    return table
 
 
 class IncompleteResultsError(UserError, RuntimeError):

@@ -21,6 +21,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 # A private datasets cache per test session: load_dataset must read what the test just built,
 # never an Arrow cache left by an earlier run at a reused temp path.
 os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="robustseg-hf-cache-")
+# the same for robustseg's own cache (the COCO json index), so tests never touch ~/.cache
+os.environ["ROBUSTSEG_CACHE"] = tempfile.mkdtemp(prefix="robustseg-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -188,8 +188,8 @@ def test_unreadable_dataset_manifest_is_one_line(tmp_path, capsys, content):
     (tmp_path / "ds" / "manifest.json").write_bytes(content)
     with _in(tmp_path):
         rc, lines = _run(capsys, ["eval", "--dataset", "ds", "--model", "box", "--out", "out"])
-    assert rc == 2 and lines == ["robustseg: error: ds/manifest.json: not a robustseg manifest (unreadable json, or "
-                                 "no build/files/splits objects)"]
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("robustseg: error: ds/manifest.json: not a robustseg "
+                                                              "manifest (")
     assert not (tmp_path / "out").exists()
 
 

@@ -28,6 +28,7 @@ from ..errors import BadInputError, UsageError
 from ..jobs import (STATE_DIR, JobConflictError, atomic_write_json, atomic_write_text, check_identity, check_reachable,
                     done_marker, dump_json, folder_lock, ignore_sigint, read_marker, remove_stale_temps, sha256_file,
                     write_parquet_atomic)
+from ..paths import check_name
 from . import card
 from .schema import FEATURES, SCHEMA_VERSION, Sample, encode_image, object_record
 from .sources import create_source
@@ -246,7 +247,8 @@ def build(cfg: BuildConfig, out: str | os.PathLike, *, num_workers: int = 1, sha
     if cfg.image_format not in IMAGE_FORMATS:
         raise UsageError(f"unknown image format {cfg.image_format!r}; valid: {', '.join(IMAGE_FORMATS)}")
     corruptions.parse_profile(cfg.profile)  # fail fast on unknown names
-    check_partitions(cfg.partitions)
+    for name, _ in check_partitions(cfg.partitions):  # names become folders
+        check_name(name, "partition (--split) name")
     source = create_source(cfg.source, **cfg.source_options)
     if len(source) == 0:
         raise BadInputError(f"source {cfg.source!r} found no images with these options; nothing to build")
@@ -293,6 +295,8 @@ def finalize(out: Path, cfg: BuildConfig, identity: dict, chunks: list[Chunk]) -
                 "corruptions": card.corruption_table(cfg.profile)}
     remove_stale_temps(out)  # every chunk and marker is done: a leftover temp file is a killed writer's
     source = create_source(cfg.source, **cfg.source_options)
-    atomic_write_text(out / "README.md", card.render_card(manifest, source))
+    text = card.render_card(manifest, source)
+    atomic_write_text(out / "README.md", text)
+    manifest["card_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()  # push verifies the card too
     atomic_write_json(out / "manifest.json", manifest)  # last: its presence means the build is complete
     return manifest

@@ -14,22 +14,23 @@ from typing import Callable, Optional
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from baselines import ModelArgumentError, ModelOutputError, create_model, validate_prediction
 from baselines.registry import check_model_arguments
 from baselines.contract import PromptableSegmenter
 
-from ..data.schema import decode_image, decode_rle, encode_rle
-from ..jobs import (STATE_DIR, IncompleteResultsError, JobConflictError, atomic_write_json, check_identity,
-                    done_marker, folder_lock, load_manifest, read_marker, remove_stale_temps, sha256_file,
-                    write_parquet_atomic)
+from ..data.schema import FEATURES, check_row, decode_image, decode_rle, encode_rle
+from ..errors import IntegrityError
+from ..jobs import (DATASET_MANIFEST, STATE_DIR, IncompleteResultsError, JobConflictError, atomic_write_json, check_identity,
+                    done_marker, folder_lock, load_manifest, read_marker, read_verified_parquet,
+                    remove_stale_temps, sha256_file, write_parquet_atomic)
+from ..paths import check_name, inside
 from . import metrics
 from .clicker import run_interactive
 from .protocols import EVAL_PROTOCOLS, PROTOCOLS, ProtocolSpec
 from .records import RESULT_SCHEMA
 from .uncertainty import uncertainty_metrics
-from ..errors import BadInputError, UnknownNameError
+from ..errors import UnknownNameError
 
 
 
@@ -68,11 +69,16 @@ class _Decoded:
 
 
 def _decode_row(r: dict, where: str) -> _Decoded:
+    at = f"{where} image {r.get('image_id')!r}"
+    check_row(r, at)
     objects = [o for o in r["objects"] if not o["iscrowd"] and o["area"] > 0]
     if not objects:
         return _Decoded(r, [])
-    image = decode_image(r["image"]["bytes"], f"{where} image {r['image_id']}")
-    return _Decoded(r, objects, image, [decode_rle(o["mask"]) for o in objects])
+    image = decode_image(r["image"]["bytes"], at)
+    if image.shape[:2] != (r["height"], r["width"]):
+        raise IntegrityError(f"{at}: image is {image.shape[1]}x{image.shape[0]} but the row says "
+                             f"{r['width']}x{r['height']}")
+    return _Decoded(r, objects, image, [decode_rle(o["mask"], f"{at} object {o['id']}") for o in objects])
 
 
 def _prefetched(rows: list[dict], where: str, depth: int = 2):
@@ -186,7 +192,7 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     spec = EVAL_PROTOCOLS[protocol]
     multimask = spec.multimask if multimask is None else multimask
     dataset_dir = Path(dataset_dir)
-    manifest = load_manifest(dataset_dir)
+    manifest = load_manifest(dataset_dir, DATASET_MANIFEST)
     if isinstance(model, str):
         check_model_arguments(model, checkpoint, random_weights=random_weights)
         model = create_model(model, checkpoint=checkpoint, device=device)
@@ -194,14 +200,19 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     if on_random_init and not random_weights:
         raise ModelArgumentError(f"model {model.name!r} has random weights (no checkpoint loaded); pass "
                                  "random_weights=True (--random-weights) to evaluate it anyway, labelled")
-    name = dataset_name or dataset_dir.resolve().name
+    name = check_name(dataset_name or dataset_dir.resolve().name,
+                      "dataset name (--dataset-name, default: the folder name)")
     ckpt_sha = getattr(model, "checkpoint_sha256", "") or ""
-    target = Path(out) / name / model.name / protocol
+    target = Path(out) / name / check_name(model.name, "model name") / protocol
     identity = {"model": model.name, "checkpoint_sha256": ckpt_sha, "protocol": protocol, "multimask": multimask,
                 "dataset": name, "dataset_build": manifest["build"]}
     if on_random_init:  # only then: the identity of every weight-free or trained evaluation is unchanged
         identity["random_weights"] = True
     files = sorted(manifest["files"])
+    for rel in files:
+        if len(rel.split("/")) != 3 or not rel.startswith("data/") or "split" not in manifest["files"][rel]:
+            raise IntegrityError(f"{dataset_dir / 'manifest.json'}: entry {rel!r} is not a dataset shard "
+                                 "(data/<config>/<file> with a 'split')")
     if splits:
         known = {m["split"] for m in manifest["files"].values()}
         bad = sorted(set(splits) - known)
@@ -221,12 +232,12 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
             info = _verified(target, rel, meta)
             if info is None:
                 src = dataset_dir / rel
-                if sha256_file(src) != meta["sha256"]:
-                    raise BadInputError(f"{src}: checksum differs from the dataset manifest (file changed or corrupt)")
+                table = read_verified_parquet(dataset_dir, rel, meta, FEATURES.arrow_schema,
+                                              f"{dataset_dir / 'manifest.json'}")
                 ctx_f = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
-                rows, skipped = _shard_rows(model, pq.read_table(src), spec, multimask, ctx_f, str(src), batch_size,
+                rows, skipped = _shard_rows(model, table, spec, multimask, ctx_f, str(src), batch_size,
                                             skip_errors, encode_batch)
-                dest = target / _out_rel(rel)
+                dest = inside(target, _out_rel(rel), f"result file for {rel}")
                 write_parquet_atomic(dest, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), compression="zstd")
                 info = {"input": rel, "input_sha256": meta["sha256"], "file": _out_rel(rel),
                         "sha256": sha256_file(dest), "rows": len(rows), "skipped": skipped}

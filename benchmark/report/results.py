@@ -1,19 +1,68 @@
 """Results folders -> one table of result rows. The only way the report stage reads what ``eval`` wrote:
 it finds every evaluation under a folder, refuses unfinished ones, and reads the files their manifests
-list with the one result schema."""
+list with the one result schema, each checked against its manifest entry (sha256, columns, rows) and
+its metrics checked (present, finite, in range) before any mean is taken. A results folder may come
+from anyone (a submission): a file that fails is an error naming it, never a silently shorter mean."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..eval.records import RESULT_SCHEMA
-from ..errors import MissingInputError, UsageError
-from ..jobs import STATE_DIR, IncompleteResultsError, read_state
+from ..data.schema import check_rle
+from ..errors import IntegrityError, MissingInputError, UnsafePathError, UsageError
+from ..eval.records import RESULT_SCHEMA, UNCERTAINTY_COLUMNS
+from ..jobs import STATE_DIR, IncompleteResultsError, load_manifest, read_state, read_verified_parquet
+from ..paths import file_problem
+
+#: every row must have these, finite and within [0, 1]; ``score`` must be finite
+UNIT_METRICS = ("iou", "dice", "pixel_accuracy", "boundary_iou")
+REQUIRED = ("model", "dataset", "source", "config", "split", "condition", "severity", "image_id", "object_id",
+            "height", "width", "protocol", "round", "candidate", "score")
+
+
+def check_result_table(table: pa.Table, where: str) -> None:
+    """Raise IntegrityError naming ``where`` if a required field is missing (null), a metric is NaN,
+    infinite or out of [0, 1], or a stored RLE is malformed."""
+    for col in REQUIRED + UNIT_METRICS:
+        if table.column(col).null_count:
+            raise IntegrityError(f"{where}: {table.column(col).null_count} row(s) have no {col!r}")
+    for col in UNIT_METRICS + UNCERTAINTY_COLUMNS + ("score",):  # nulls allowed only where checked above
+        if pc.any(pc.invert(pc.is_finite(table.column(col)))).as_py():
+            raise IntegrityError(f"{where}: column {col!r} holds NaN or infinite values")
+        if col in UNIT_METRICS and table.num_rows and not (pc.min(table.column(col)).as_py() >= 0
+                                                           and pc.max(table.column(col)).as_py() <= 1):
+            raise IntegrityError(f"{where}: column {col!r} has values outside [0, 1]")
+    if pc.min(table.column("height")).as_py() is not None and (pc.min(table.column("height")).as_py() < 1
+                                                               or pc.min(table.column("width")).as_py() < 1):
+        raise IntegrityError(f"{where}: a row has a non-positive height or width")
+    cols = table.select(["height", "width", "gt_rle", "pred_rle", "image_id", "object_id"]).to_pylist()
+    for r in cols:
+        for key in ("gt_rle", "pred_rle"):
+            if r[key] is not None:
+                check_rle([r["height"], r["width"]], r[key], f"{where} image {r['image_id']!r} object "
+                                                             f"{r['object_id']} {key}")
+
+
+def _unverified(t: Path) -> list[pa.Table]:
+    """An unfinished evaluation's result files (``allow_incomplete``): no manifest to check them
+    against, but still inside the folder, regular files, the result schema and valid metrics."""
+    out = []
+    for p in sorted(p for p in t.rglob("*.parquet") if STATE_DIR not in p.parts):
+        if problem := file_problem(p, t):
+            raise UnsafePathError(f"{p}: {problem}")
+        try:
+            table = pq.read_table(p, schema=RESULT_SCHEMA)
+        except (pa.ArrowException, OSError) as e:
+            raise IntegrityError(f"{p}: not a readable result file ({e})") from None
+        check_result_table(table, str(p))
+        out.append(table)
+    return out
+
 
 #: appended to the model name of results made on random weights, wherever they are shown
 RANDOM_WEIGHTS_LABEL = " (random weights)"
@@ -27,20 +76,30 @@ def read_results(results_dir: str | os.PathLike, allow_incomplete: bool = False,
     a model run on random weights are refused unless ``allow_random_weights``; ``label_random_weights``
     (what leaderboards use) appends RANDOM_WEIGHTS_LABEL to their model name, so they never pass for the
     trained model's numbers."""
-    targets = sorted(p.parent.parent for p in Path(results_dir).rglob(f"{STATE_DIR}/eval.json"))
+    root = Path(results_dir).resolve()
+    targets = sorted(p.parent.parent for p in root.rglob(f"{STATE_DIR}/eval.json"))
     if not targets:
         raise MissingInputError(f"no evaluation results under {results_dir}")
     tables = []
     for t in targets:
+        if not t.resolve().is_relative_to(root):
+            raise UnsafePathError(f"{t}: resolves to {t.resolve()}, outside {root} (symlink); not read")
         m = t / "manifest.json"
         if m.exists():
-            paths = [t / f for f in sorted(json.loads(m.read_text())["files"])]
+            manifest = load_manifest(t)
+            parts = []
+            for rel, meta in sorted(manifest["files"].items()):
+                part = read_verified_parquet(t, rel, meta, RESULT_SCHEMA, str(m))
+                check_result_table(part, str(t / rel))
+                parts.append(part)
         elif allow_incomplete:
-            paths = sorted(p for p in t.rglob("*.parquet") if STATE_DIR not in p.parts)
+            parts = _unverified(t)
         else:
             raise IncompleteResultsError(f"{t}: evaluation not complete (no manifest.json); rerun the same "
                                          "`robustseg eval` command (or its missing --shard parts, then --merge)")
-        table = pa.concat_tables([pq.read_table(p, schema=RESULT_SCHEMA) for p in paths])
+        if not parts:
+            continue
+        table = pa.concat_tables(parts)
         random = bool((read_state(t / STATE_DIR / "eval.json") or {}).get("random_weights"))
         if random and not allow_random_weights:
             raise UsageError(f"{t}: made with random weights (no checkpoint); pass --allow-random-weights to "
@@ -49,6 +108,8 @@ def read_results(results_dir: str | os.PathLike, allow_incomplete: bool = False,
             label = pa.array([f"{v}{RANDOM_WEIGHTS_LABEL}" for v in table.column("model").to_pylist()], pa.string())
             table = table.set_column(table.schema.get_field_index("model"), "model", label)
         tables.append(table)
+    if not tables:
+        return RESULT_SCHEMA.empty_table()
     return pa.concat_tables(tables)
 
 

@@ -22,7 +22,7 @@ from corruptions import CLEAR
 
 from ..data.schema import decode_image, decode_rle
 from ..eval.protocols import tight_box
-from ..jobs import load_manifest, sha256_file
+from ..jobs import DATASET_MANIFEST, load_manifest, sha256_file
 from ..errors import BadInputError, UnknownNameError
 
 
@@ -66,7 +66,7 @@ def _largest_valid(objects: list) -> int:
 def index_dataset(dataset_dir: str | os.PathLike, configs: Optional[list[str]] = None) -> DatasetIndex:
     """Read the manifest and the (image_id, objects) columns of every shard; images stay on disk."""
     root = Path(dataset_dir)
-    manifest = load_manifest(root)
+    manifest = load_manifest(root, DATASET_MANIFEST)
     known = sorted({rel.split("/")[1] for rel in manifest["files"]})
     if configs:
         bad = sorted(set(configs) - set(known))

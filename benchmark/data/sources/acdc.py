@@ -142,14 +142,14 @@ class AcdcSource(Source):
 
     def __getitem__(self, index: int) -> Sample:
         f = self.frames[index]
-        image = read_image(f.path)
+        image = read_image(f.path, root=self.root)
         gt = self._gt_path(f)
         objects: list[ObjectAnn] = []
         if gt is None:
             if self.options["require_gt"] and f.condition != "reference":
                 raise BadSampleError(f.path, "no ground truth found (instanceIds PNG or panoptic PNG + json entry)")
         else:
-            label = read_mask(gt)
+            label = read_mask(gt, root=self.root)
             check_same_size(label, image, gt, f.path)
             objects = decode_instance_ids(label, gt) if gt.name.endswith("_gt_instanceIds.png") else \
                 decode_panoptic(label, self.panoptic[gt.name], self.things, gt)

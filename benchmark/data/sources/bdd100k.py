@@ -180,11 +180,11 @@ class Bdd100kSource(Source):
     def __getitem__(self, index: int) -> Sample:
         name = self.names[index]
         img_path = self.image_dir / f"{name}.jpg"
-        image = read_image(img_path)
+        image = read_image(img_path, root=self.root)
         h, w = image.shape[:2]
         if self.labels == "bitmasks":
             mask_path = self.mask_dir / f"{name}.png"
-            rgba = read_mask(mask_path)
+            rgba = read_mask(mask_path, root=self.root)
             check_same_size(rgba, image, mask_path, img_path)
             objects = decode_bitmask(rgba, mask_path, self.task)
         else:

@@ -69,8 +69,8 @@ class CityscapesSource(Source):
         img_path = self.images[index]
         stem = img_path.name[: -len("_leftImg8bit.png")]
         gt_path = self.gt_dir / img_path.parent.name / f"{stem}_{self.gt}_instanceIds.png"
-        image = read_image(img_path)
-        ids = read_mask(gt_path)
+        image = read_image(img_path, root=self.root)
+        ids = read_mask(gt_path, root=self.root)
         check_same_size(ids, image, gt_path, img_path)
         return Sample(image_id=stem, image=image, objects=decode_instance_ids(ids, gt_path, self.groups),
                       source=self.name)

@@ -14,9 +14,10 @@ from urllib.parse import urlparse
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from ..schema import ObjectAnn, Sample
+from ..schema import ObjectAnn, Sample, rle_counts
 from .base import Source, register_source
-from .common import files_digest, load_json, nonempty, require_dir, require_file, resolve_root
+from .coco_index import load_index
+from .common import files_digest, nonempty, require_dir, require_file, resolve_root
 from .errors import BadSampleError
 from .imageio import read_image
 from ...errors import BadInputError, UsageError
@@ -31,35 +32,10 @@ class CocoImage:
     path: Optional[Path]
     width: int
     height: int
-    anns: tuple
+    anns: object  # coco_index.AnnRange: (ann_id, segmentation, category, iscrowd) per annotation
     ann_file: Path
     condition: str = "clear"
     problem: str = ""
-
-
-def rle_counts(counts: str | bytes) -> list[int]:
-    """The run lengths of a COCO compressed RLE string (pycocotools' LEB128-like code: 5 bits per
-    character plus 48, 0x20 = more follows, 0x10 on the last = negative; runs after the second are
-    stored as the difference to the run two before)."""
-    raw = counts.encode("ascii") if isinstance(counts, str) else bytes(counts)
-    out: list[int] = []
-    i = 0
-    while i < len(raw):
-        x, k, more = 0, 0, True
-        while more:
-            if i >= len(raw):
-                raise BadInputError("compressed RLE string ends inside a number")
-            c = raw[i] - 48
-            if not 0 <= c < 64:
-                raise BadInputError(f"character {chr(raw[i])!r} is not valid in a compressed RLE string")
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            i += 1
-            k += 1
-            if not more and c & 0x10:
-                x |= -1 << (5 * k)
-        out.append(x + out[-2] if len(out) > 2 else x)
-    return out
 
 
 def _check_rle(seg: dict, h: int, w: int, where: str) -> dict:
@@ -101,7 +77,10 @@ def _is_number(v) -> bool:
 def decode_segmentation(seg, h: int, w: int, where: str) -> np.ndarray:
     """A COCO ``segmentation`` (polygon list, uncompressed or compressed RLE) -> HxW bool.
     Polygon parts with fewer than 3 points enclose no pixel and are ignored (pycocotools would read
-    a 4-number first part as a box); an odd coordinate count or a non-finite one is an error."""
+    a 4-number first part as a box); an odd coordinate count or a non-finite one is an error. Every
+    coordinate must lie within the image extended by its own size on each side before pycocotools
+    sees it: its rasteriser allocates by coordinate range and crashes (SIGSEGV) on a huge finite one,
+    while real annotations overshoot the border by at most a few pixels."""
     if isinstance(seg, list):
         for k, p in enumerate(seg):
             if not isinstance(p, list):
@@ -111,6 +90,9 @@ def decode_segmentation(seg, h: int, w: int, where: str) -> np.ndarray:
                 raise BadSampleError(where, f"polygon part {k} has an odd number of coordinates ({len(p)})")
             if not all(_is_number(c) for c in p):
                 raise BadSampleError(where, f"polygon part {k} has a coordinate that is not a finite number")
+            if p and not (-w <= min(p[0::2]) and max(p[0::2]) <= 2 * w and -h <= min(p[1::2]) and max(p[1::2]) <= 2 * h):
+                raise BadSampleError(where, f"polygon part {k} has a coordinate outside [-{w}, {2 * w}] x [-{h}, {2 * h}] "
+                                            f"(the {w}x{h} image extended by its size on each side)")
         polys = [p for p in seg if len(p) >= 6]
         if not polys:
             return np.zeros((h, w), bool)
@@ -122,15 +104,6 @@ def decode_segmentation(seg, h: int, w: int, where: str) -> np.ndarray:
     else:
         raise BadSampleError(where, f"unrecognised segmentation of type {type(seg).__name__}")
     return mask_utils.decode(rle).astype(bool)
-
-
-def _records(data, key: str, ann_file: Path, source: str) -> list[dict]:
-    if key not in data:
-        raise BadInputError(f"{source}: {ann_file} has no {key!r} list; is it an instances json?")
-    recs = data[key]
-    if not isinstance(recs, list) or not all(isinstance(r, dict) for r in recs):
-        raise BadInputError(f"{source}: {ann_file}: {key!r} must be a list of objects")
-    return recs
 
 
 def _image_problem(img: dict) -> str:
@@ -156,54 +129,21 @@ def file_in(folder: Path, name, what: str = "file_name") -> Path:
 def index_coco_json(ann_file: Path, image_path, source: str, condition: str = "clear") -> list[CocoImage]:
     """Images sorted by id, each with its annotations; ``image_path(img_record) -> Path``.
 
-    Errors that make the file unusable (missing lists, records without ids, duplicate ids,
-    dangling image or category ids) raise ValueError here; a bad image record or annotation
-    (missing file_name, size or segmentation) is kept as that image's ``problem`` or raised by
-    ``decode_segmentation``, so ``--skip-bad`` skips only that sample."""
-    data = load_json(ann_file, source)
-    if not isinstance(data, dict):
-        raise BadInputError(f"{source}: {ann_file} must hold a JSON object with 'images', 'annotations' and "
-                         f"'categories', not a {type(data).__name__}")
-    images, annotations, categories = (_records(data, k, ann_file, source)
-                                       for k in ("images", "annotations", "categories"))
-    where = f"{source}: {ann_file}"
-    cats: dict = {}
-    for c in categories:
-        if "id" not in c or "name" not in c:
-            raise BadInputError(f"{where}: category {c.get('id', c)!r} needs 'id' and 'name'")
-        if not isinstance(c["id"], (int, str)) or c["id"] in cats:
-            raise BadInputError(f"{where}: category id {c['id']!r} is duplicated or not an integer/string")
-        cats[c["id"]] = str(c["name"])
-    by_image: dict = {}
-    for img in images:
-        if "id" not in img:
-            raise BadInputError(f"{where}: an image record has no 'id' ({sorted(img)[:6]})")
-        if not (_is_int(img["id"]) or isinstance(img["id"], str)) or img["id"] in by_image:
-            raise BadInputError(f"{where}: image id {img['id']!r} is duplicated or not an integer/string")
-        by_image[img["id"]] = []
-    for k, a in enumerate(annotations):
-        name = f"annotation {a.get('id', f'#{k}')!r}"
-        for key in ("image_id", "category_id"):
-            if key not in a:
-                raise BadInputError(f"{where}: {name} has no {key!r}")
-        if "id" in a and not _is_int(a["id"]):
-            raise BadInputError(f"{where}: {name}: 'id' must be an integer")
-        if not isinstance(a["image_id"], (int, str)) or a["image_id"] not in by_image:
-            raise BadInputError(f"{where}: {name} names image {a['image_id']!r}, which is not in 'images'")
-        if not isinstance(a["category_id"], (int, str)) or a["category_id"] not in cats:
-            raise BadInputError(f"{where}: {name} has unknown category {a['category_id']!r}")
-        by_image[a["image_id"]].append((a.get("id", k), k, a))
+    Errors that make the file unusable (missing lists, records without ids, duplicate ids, wrong id
+    or ``iscrowd`` types, dangling image or category ids) raise ValueError here (see ``coco_index``,
+    which parses the json once per content and shares it with every worker); a bad image record or
+    annotation (missing file_name, size or segmentation) is kept as that image's ``problem`` or
+    raised by ``decode_segmentation``, so ``--skip-bad`` skips only that sample."""
+    index = load_index(ann_file, f"{source}: {ann_file}")
     out = []
-    for img in sorted(images, key=lambda r: (isinstance(r["id"], str), r["id"])):
-        anns = tuple((ann_id, a.get("segmentation"), cats[a["category_id"]], bool(a.get("iscrowd", 0)))
-                     for ann_id, _, a in sorted(by_image[img["id"]], key=lambda t: (t[0], t[1])))
+    for k, img in enumerate(index.images):
         problem = _image_problem(img)
         try:
             path = image_path(img)
         except ValueError as e:
             path, problem = None, problem or str(e)
         h, w = (0, 0) if problem else (int(img["height"]), int(img["width"]))
-        out.append(CocoImage(str(img["id"]), path, w, h, anns, ann_file, condition, problem))
+        out.append(CocoImage(str(img["id"]), path, w, h, index.anns(k), ann_file, condition, problem))
     return out
 
 
@@ -224,7 +164,7 @@ class _CocoLike(Source):
         item = self.items[index]
         if item.problem:
             raise BadSampleError(f"{item.ann_file} (image {item.image_id})", item.problem)
-        image = read_image(item.path)
+        image = read_image(item.path, root=self.root)
         if image.shape[:2] != (item.height, item.width):
             raise BadSampleError(item.path, f"image is {image.shape[1]}x{image.shape[0]} but the json says "
                                             f"{item.width}x{item.height}")

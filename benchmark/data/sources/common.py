@@ -50,7 +50,9 @@ def files_digest(paths: Iterable[Path], root: Path) -> dict[str, str]:
 
 
 def image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    """Every entry with an image extension that is not a folder: a FIFO, device or escaping symlink
+    is listed too, so reading it fails naming it (or --skip-bad records it) instead of it vanishing."""
+    return sorted(p for p in folder.iterdir() if not p.is_dir() and p.suffix.lower() in IMAGE_EXTS)
 
 
 def check_same_size(mask: np.ndarray, image: np.ndarray, mask_path: Path, image_path: Path) -> None:

@@ -103,8 +103,8 @@ class ImageMaskFolders(Source):
     def __getitem__(self, index: int) -> Sample:
         img_path = self.images[index]
         mask_path = self.mask_dir / (img_path.stem + self.options["mask_suffix"])
-        image = read_image(img_path)
-        mask = read_mask(mask_path)
+        image = read_image(img_path, root=self.root)
+        mask = read_mask(mask_path, root=self.root)
         check_same_size(mask, image, mask_path, img_path)
         objects = mask_objects(mask, self.options["mask_mode"], mask_path, self.options["category"])
         return Sample(image_id=img_path.stem, image=image, objects=objects, source=self.name)

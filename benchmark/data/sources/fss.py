@@ -45,8 +45,8 @@ class Fss1000Source(Source):
 
     def __getitem__(self, index: int) -> Sample:
         cls, img_path, mask_path = self.pairs[index]
-        image = read_image(img_path)
-        mask = read_mask(mask_path)
+        image = read_image(img_path, root=self.root)
+        mask = read_mask(mask_path, root=self.root)
         check_same_size(mask, image, mask_path, img_path)
         category = "object" if self.example else cls
         return Sample(image_id=f"{cls}_{img_path.stem}", image=image, source=self.name,

@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 
 from corruptions.image import ImageFormatError, to_rgb_uint8
 
+from ...paths import file_problem
 from .errors import BadSampleError
 
 _JPEG_SOI = b"\xff\xd8"
@@ -32,7 +33,11 @@ _CONVERT_TO_RGB = {"P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa", "La
 _JPEG_NO_LENGTH = {0x01, *range(0xD0, 0xD8)}  # TEM and RSTn carry no length field
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, root: Optional[Path]) -> bytes:
+    """The file's bytes, after refusing a symlink that leaves ``root`` (the dataset folder) and
+    anything but a regular file: a FIFO would hang the build, a device would read without end."""
+    if problem := file_problem(path, root):
+        raise BadSampleError(path, problem)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -100,8 +105,8 @@ def _check_complete(path: Path, data: bytes) -> None:
             raise BadSampleError(path, f"truncated WebP: {len(data)} of its {declared} bytes")
 
 
-def _decode(path: Path) -> tuple[Image.Image, bytes]:
-    data = _read_bytes(path)
+def _decode(path: Path, root: Optional[Path]) -> tuple[Image.Image, bytes]:
+    data = _read_bytes(path, root)
     _check_complete(path, data)
     try:
         im = Image.open(io.BytesIO(data))
@@ -143,12 +148,12 @@ def _as_array(im: Image.Image) -> np.ndarray:
     return a
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """uint8 HxWx3 RGB. Palette, CMYK and YCbCr images go through Pillow's RGB conversion;
+def read_image(path: str | os.PathLike, root: Optional[Path] = None) -> np.ndarray:
+    """uint8 HxWx3 RGB; sources pass their dataset folder as ``root`` (see ``_read_bytes``). Palette, CMYK and YCbCr images go through Pillow's RGB conversion;
     grayscale, grey+alpha and RGBA (alpha dropped) and 16-bit images through ``to_rgb_uint8``
     (16-bit v -> round(v * 255 / 65535))."""
     path = Path(path)
-    im, data = _decode(path)
+    im, data = _decode(path, root)
     if _high_depth_colour(im, data):
         a = _decode_high_depth(path, data, data[25] if im.format == "PNG" else None)
         if a.shape[2] == 2:
@@ -171,12 +176,12 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise BadSampleError(path, f"unsupported pixel format (Pillow mode {mode}): {e}") from None
 
 
-def read_mask(path: str | os.PathLike) -> np.ndarray:
+def read_mask(path: str | os.PathLike, root: Optional[Path] = None) -> np.ndarray:
     """The stored values, unconverted: HxW (uint8, uint16, int32 or bool; palette PNGs give their
     indices) or HxWxC for colour masks (16-bit colour masks keep all 16 bits). Interpreting them
     is the reader's job."""
     path = Path(path)
-    im, data = _decode(path)
+    im, data = _decode(path, root)
     if _high_depth_colour(im, data):
         a = _decode_high_depth(path, data, data[25] if im.format == "PNG" else None)
     else:

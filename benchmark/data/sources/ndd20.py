@@ -87,7 +87,7 @@ class Ndd20Source(Source):
 
     def __getitem__(self, index: int) -> Sample:
         image_id, path, ann, regions = self.items[index]
-        image = read_image(path)
+        image = read_image(path, root=self.root)
         h, w = image.shape[:2]
         objects = []
         for k, r in enumerate(_regions(regions, f"{ann} ({path.name})")):

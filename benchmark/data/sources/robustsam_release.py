@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from ..schema import ObjectAnn, Sample
 from .archive import ensure_extracted
 from .base import Source, register_source
 from .common import require_dir, resolve_root
+from ...paths import file_problem
 from .errors import BadSampleError
 from .imageio import read_image
 from ...errors import BadInputError, MissingInputError, UsageError
@@ -28,8 +30,10 @@ from ...errors import BadInputError, MissingInputError, UsageError
 RESERVED = ("clear", "masks")
 
 
-def read_npy_masks(path: Path) -> np.ndarray:
+def read_npy_masks(path: Path, root: Optional[Path] = None) -> np.ndarray:
     """(N, H, W) bool from a RobustSAM masks file; a single (H, W) mask is N = 1."""
+    if problem := file_problem(path, root):
+        raise BadSampleError(path, problem)
     try:
         a = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -102,8 +106,8 @@ class RobustSamReleaseSource(Source):
         condition = self.conditions[cond]
         clear_path = self.clear_files[k]
         img_path = clear_path if condition == "clear" else self.base / condition / clear_path.name
-        image = read_image(img_path)
-        masks = read_npy_masks(self.mask_files[k])
+        image = read_image(img_path, root=self.root)
+        masks = read_npy_masks(self.mask_files[k], self.root)
         if masks.shape[1:] != image.shape[:2]:
             raise BadSampleError(self.mask_files[k], f"masks are {masks.shape[2]}x{masks.shape[1]} (WxH) but "
                                                      f"{img_path.name} is {image.shape[1]}x{image.shape[0]}")

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+# RobustSAM's 15 degradations, in augment.py's order (its folder names).
+NAMES = ("snow", "fog", "rain", "gauss_noise", "ISO_noise", "impulse_noise", "resampling_blur", "motion_blur",
+         "zoom_blur", "color_jitter", "compression", "elastic_transform", "frosted_glass_blur", "brightness",
+         "contrast")
 STATS = ("mad", "changed40", "sharpness", "luma_shift", "sat_shift", "contrast")
 DESCRIPTION = {
     "mad": "mean absolute change over all values, grey levels",
@@ -65,9 +69,17 @@ def _laplacian_var(luma: np.ndarray) -> float:
     return float(lap.astype(np.float64).var())
 
 
+def _channel_max(a: np.ndarray) -> np.ndarray:
+    return np.maximum(np.maximum(a[..., 0], a[..., 1]), a[..., 2])
+
+
+def _channel_min(a: np.ndarray) -> np.ndarray:
+    return np.minimum(np.minimum(a[..., 0], a[..., 1]), a[..., 2])
+
+
 def _saturation(x: np.ndarray) -> float:
-    hi = x.max(axis=2).astype(np.float32)
-    lo = x.min(axis=2).astype(np.float32)
+    hi = _channel_max(x).astype(np.float32)
+    lo = _channel_min(x).astype(np.float32)
     s = np.divide(hi - lo, hi, out=np.zeros_like(hi), where=hi > 0)
     return float(s.mean(dtype=np.float64) * 255)
 
@@ -77,7 +89,6 @@ class InputStats:
 
     def __init__(self, x: np.ndarray):
         self.x = x
-        self.xf = x.astype(np.int16)
         luma = _luma(x)
         self.luma_mean = float(luma.mean(dtype=np.float64))
         self.luma_std = float(luma.std(dtype=np.float64))
@@ -89,11 +100,12 @@ def draw_stats(inp: InputStats, y: np.ndarray) -> dict[str, float]:
     """The six statistics of one output ``y`` (uint8 HxWx3 RGB) against its input."""
     if y.shape != inp.x.shape or y.dtype != np.uint8:
         raise ValueError(f"output {y.dtype} {y.shape} does not match input uint8 {inp.x.shape}")
-    d = np.abs(y.astype(np.int16) - inp.xf)
+    d = np.maximum(y, inp.x)
+    d -= np.minimum(y, inp.x)  # |y - x| in uint8
     luma = _luma(y)
     return {
-        "mad": float(d.mean(dtype=np.float64)),
-        "changed40": float((d.max(axis=2) > 40).mean()),
+        "mad": int(d.sum(dtype=np.uint64)) / d.size,
+        "changed40": float(np.count_nonzero(_channel_max(d) > 40) / (d.size // 3)),
         "sharpness": _laplacian_var(luma) / inp.lap_var,
         "luma_shift": float(luma.mean(dtype=np.float64)) - inp.luma_mean,
         "sat_shift": _saturation(y) - inp.sat,

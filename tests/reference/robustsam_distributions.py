@@ -36,11 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
-from distribution_stats import DESCRIPTION, PHOTOS, InputStats, draw_stats, load_photo, summarise  # noqa: E402
+from distribution_stats import DESCRIPTION, NAMES, PHOTOS, InputStats, draw_stats, load_photo, summarise  # noqa: E402
 
-NAMES = ["snow", "fog", "rain", "gauss_noise", "ISO_noise", "impulse_noise", "resampling_blur", "motion_blur",
-         "zoom_blur", "color_jitter", "compression", "elastic_transform", "frosted_glass_blur", "brightness",
-         "contrast"]
 COMMIT = "6f0e2637e58f812985cdf9f403a5d7515a66fe38"
 UNUSED = {"torchvision", "tqdm", "matplotlib"}
 

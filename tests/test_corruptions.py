@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from corruptions import ImageFormatError, apply_corruption, list_corruptions, parse_profile, profile
+from corruptions import ImageFormatError, apply_corruption, get_corruption, list_corruptions, parse_profile, profile
 from corruptions.contact_sheet import render_contact_sheet
 from corruptions.profiles import IMAGECORRUPTIONS, ROBUSTSAM
 
@@ -43,7 +43,7 @@ def test_registry_has_both_profiles_complete():
     assert profile("clear") == []
     assert parse_profile("robustsam/snow,gaussian_blur:3") == [("robustsam/snow", 0), ("imagecorruptions/gaussian_blur", 3)]
     geometric = {c.key for c in list_corruptions() if c.geometric}
-    assert geometric == {"robustsam/elastic_transform", "imagecorruptions/elastic_transform"}
+    assert geometric == {"robustsam/elastic_transform", "robustsam/motion_blur", "imagecorruptions/elastic_transform"}
     assert all(c.description for c in list_corruptions())
 
 
@@ -55,7 +55,7 @@ def test_every_corruption_and_severity_on_odd_sizes(h, w):
         out, m = apply_corruption(key, img, masks, severity=sev, seed=3, image_id="odd")
         assert out.dtype == np.uint8 and out.shape == (h, w, 3), key
         assert m.dtype == bool and m.shape == masks.shape, key
-        if not key.endswith("elastic_transform"):
+        if not get_corruption(key).geometric:
             assert np.array_equal(m, masks), f"{key} is photometric but changed the masks"
 
 
@@ -181,12 +181,31 @@ def test_robustsam_line_filter_is_the_exact_mean_of_the_line():
     img = np.random.default_rng(4).integers(0, 256, (19, 37, 3), dtype=np.uint8)
     rng = np.random.default_rng(5)
     for ksize in (13, 21, 35, 35):
-        k = motion_kernel(ksize, rng)
+        k, _ = motion_kernel(ksize, rng)
         r = ksize // 2
         pad = np.pad(img.astype(np.int64), ((r, r), (r, r), (0, 0)), mode="reflect")
         taps = np.argwhere(k > 0)
         s = sum(pad[ty:ty + 19, tx:tx + 37] for ty, tx in taps)
         n = len(taps)
         assert np.array_equal(line_filter(img, k), (2 * s + n) // (2 * n)), ksize
-    k = motion_kernel(9, rng)
+    k, _ = motion_kernel(9, rng)
     assert np.array_equal(line_filter(img, k), cv2.filter2D(img, -1, k, borderType=cv2.BORDER_REFLECT_101))
+
+
+def test_robustsam_motion_blur_moves_the_masks_with_the_image():
+    """RobustSAM's motion kernel may sit off-centre, which translates the image: the masks must move
+    by the same amount. The blurred square's brightness centroid must be within half a pixel of the
+    moved mask's centroid (the kernel's mean tap is rounded to whole pixels), and some draws move."""
+    img = np.zeros((96, 128, 3), np.uint8)
+    img[38:58, 54:74] = 255
+    mask = (img[..., 0] > 0)[None]
+    moved = 0
+    for seed in range(12):
+        out, (m,) = apply_corruption("robustsam/motion_blur", img, mask, seed=seed, image_id="shift")
+        yy, xx = np.mgrid[0:96, 0:128]
+        lum = out[..., 0].astype(float)
+        centre_img = np.array([(yy * lum).sum(), (xx * lum).sum()]) / lum.sum()
+        centre_mask = np.array([yy[m].mean(), xx[m].mean()])
+        assert np.abs(centre_img - centre_mask).max() <= 0.5 + 1e-9, (seed, centre_img, centre_mask)
+        moved += not np.array_equal(m, mask[0])
+    assert moved >= 6

@@ -245,12 +245,11 @@ def test_robustsam_color_jitter_steps_within_one_level(step):
             assert (diff > 0).mean() < 0.01, factors
 
 
-def test_robustsam_compression_is_the_golden_jpeg_without_the_channel_swap(rs_golden):
-    """RobustSAM's albumentations JPEG-encodes the RGB array as if it were BGR; ours encodes RGB as
-    RGB. Re-applying that swap around ours gives the golden bytes back exactly."""
+def test_robustsam_compression_equals_golden(rs_golden):
+    """RobustSAM's albumentations JPEG-encodes the RGB array as if it were BGR (its luma and chroma
+    computed on swapped channels); ours does the same, and gives the golden bytes exactly."""
     quality = _replay_albumentations_draws().randint(5, 10)
-    x = _reference_input()
-    assert np.array_equal(rsam.jpeg_round_trip(x[..., ::-1], quality)[..., ::-1], rs_golden["compression"])
+    assert np.array_equal(rsam.jpeg_round_trip(_reference_input(), quality), rs_golden["compression"])
 
 
 def test_robustsam_multiplier_and_noise_levels():
@@ -276,3 +275,28 @@ def test_robustsam_reimplementations_look_like_the_original(rs_golden, name, mea
     ref = rs_golden[name].astype(float)
     assert min(means) - mean_tol <= ref.mean() <= max(means) + mean_tol
     assert min(mads) - mad_tol <= np.abs(ref - x).mean() <= max(mads) + mad_tol
+
+
+def _albumentations_add_fog(img, coef, alpha_coef, points):
+    """albumentations 1.3.1 ``add_fog`` for uint8, restated (the reference for draw_haze)."""
+    hw = max(int(img.shape[1] // 3 * coef), 10)
+    for x, y in points:
+        overlay, output = img.copy(), img.copy()
+        cv2.circle(overlay, (x + hw // 2, y + hw // 2), hw // 2, (255, 255, 255), -1)
+        cv2.addWeighted(overlay, alpha_coef * coef, output, 1 - alpha_coef * coef, 0, output)
+        img = output.copy()
+    return cv2.blur(img, (hw // 10, hw // 10))
+
+
+def test_robustsam_fog_haze_equals_albumentations_add_fog():
+    """The RandomFog step of fog: its discs blended per bounding box equal albumentations' per-image
+    blends, for the photo sizes of the distribution test and a small one (discs past the border)."""
+    from corruptions.ops._weather import draw_haze, haze_points
+
+    rng = np.random.default_rng(3)
+    for h, w in ((300, 400), (480, 640), (96, 128)):
+        x = cv2.resize(_reference_input(), (w, h), interpolation=cv2.INTER_CUBIC)
+        for coef in (0.1, 0.137, 0.2):
+            points = haze_points((h, w), coef, rng)
+            assert points or w < 300
+            assert np.array_equal(draw_haze(x, coef, points, 0.08), _albumentations_add_fog(x, coef, 0.08, points))

@@ -3,9 +3,15 @@
 The same pipeline and parameter distributions as imgaug (salt noise gated by Beta noise, cubic
 upscale, Gaussian and one-sided motion blur, gamma, sum+max blend for snow; alpha blend for rain;
 frequency-noise alpha and intensity maps for fog), drawing from the corruption rng instead of
-imgaug's global RNG. Not bit-equal to imgaug (different random streams), same look. For speed,
-the layer noise is smeared at its own (small) scale before one upscaling warp, and the blends are
-uint8 LUT/OpenCV passes over the image instead of float copies of it.
+imgaug's global RNG. Not bit-equal to imgaug (different random streams), same look.
+
+Snowflakes and Rain run 1-3 layers (imgaug ``SomeOf((1, 3))``), but imgaug builds its three children
+as deep copies of one layer, RNG state included, so the active ones draw identical noise: the image
+gets the *same* layer 1-3 times (measured on imgaug 0.4.0: the children's RNG states are equal). The
+``times`` argument repeats one layer's blend; independent layers would be about 35 % stronger.
+The noise is upscaled first and then blurred at full size, in imgaug's order: smearing it at its own
+small scale before upscaling (faster) left the flakes about 40 % sharper (variance of the Laplacian).
+The blends are uint8 LUT/OpenCV passes over the image instead of float copies of it.
 """
 from __future__ import annotations
 
@@ -40,67 +46,94 @@ def _salt_gated(h: int, w: int, density: float, density_uniformity: float, rng) 
     return out.reshape(h, w)
 
 
-def _streaks(h: int, w: int, rng, density, density_uniformity, flake_size, k: int, angle: float) -> np.ndarray:
-    """imgaug's layer noise (salt gated by Beta noise at ``1 - flake_size`` scale, cubic upscale)
-    smeared by its one-sided motion kernel of ``k`` px at ``angle``, as uint8 HxW. imgaug upscales,
-    then filters with the rotated k x k kernel; both are linear, so here the noise is drawn in a
-    frame turned by ``angle`` at the small scale, smeared along its columns by the 1-D kernel (length
-    scaled alike) and brought to the image by one cubic warp: the same streaks, on a tenth of the
-    pixels."""
+def _layer_noise(h: int, w: int, rng, density, density_uniformity, flake_size) -> np.ndarray:
+    """imgaug's layer noise: salt gated by Beta noise at ``1 - flake_size`` scale, cubic-upscaled."""
     s = float(np.clip(1.0 - flake_size, 0.001, 1.0))
-    rad = np.deg2rad(-angle)  # imgaug turns its kernel by -angle (cv2 convention)
-    cos, sin = np.cos(rad), np.sin(rad)
-    fh = max(1, int((h * abs(cos) + w * abs(sin)) * s))  # the turned image's bounding box
-    fw = max(1, int((w * abs(cos) + h * abs(sin)) * s))
-    noise = _salt_gated(fh, fw, density, density_uniformity, rng)
-    kf = round(k * s)
-    if kf >= 2:  # imgaug MotionBlur(direction=1): weights falling linearly from 1 to 0 along the motion
-        ramp = np.linspace(1.0, 0.0, num=kf, dtype=np.float32)[:, None]
-        noise = cv2.filter2D(noise, -1, ramp / ramp.sum(), anchor=(0, kf // 2), borderType=cv2.BORDER_REFLECT_101)
-    if angle == 0:
-        return _resize_cubic(noise, h, w)
-    # image pixel (x, y) -> frame: rotate about the centres, scale by s
-    m = s * np.array([[cos, -sin], [sin, cos]])
-    t = np.array([(fw - 1) / 2, (fh - 1) / 2]) - m @ np.array([(w - 1) / 2, (h - 1) / 2])
-    return cv2.warpAffine(noise, np.hstack([m, t[:, None]]), (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REFLECT_101)
+    noise = _salt_gated(max(1, int(h * s)), max(1, int(w * s)), density, density_uniformity, rng)
+    return _resize_cubic(noise, h, w)
+
+
+def _gaussian_ksize(sigma: float) -> int:
+    """imgaug's kernel size for blur_gaussian_ (3.3, 2.9 or 2.6 sigma wide, at least 5, odd)."""
+    k = int(max(sigma * (3.3 if sigma < 3 else 2.9 if sigma < 5 else 2.6), 5))
+    return k + 1 if k % 2 == 0 else k
+
+
+def _motion_blur(noise: np.ndarray, k: int, angle: float) -> np.ndarray:
+    """imgaug MotionBlur(k, angle, direction=1) as the weather layers call it, at full size: a
+    k x k kernel (k odd, at least 3) whose middle column falls linearly from 1 to 0, quantised to
+    uint8, turned by ``angle`` (bilinear, about its centre; the weather angles are symmetric about
+    0, so the sense of rotation does not matter), normalised; correlated with reflect-101 borders."""
+    if k <= 1:
+        return noise
+    k = max(k, 3)
+    k += 1 - k % 2
+    m = np.zeros((k, k), dtype=np.uint8)
+    m[:, k // 2] = (np.linspace(1.0, 0.0, num=k, dtype=np.float32) * 255).astype(np.uint8)
+    if angle != 0:
+        rot = cv2.getRotationMatrix2D(((k - 1) / 2, (k - 1) / 2), angle, 1.0)
+        m = cv2.warpAffine(m, rot, (k, k), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    kernel = m.astype(np.float32)
+    if angle == 0:  # one column: a 1-D filter, cheap at any length
+        kernel = np.ascontiguousarray(kernel[:, k // 2:k // 2 + 1])
+    return cv2.filter2D(noise, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT_101)
 
 
 def _rgb(plane: np.ndarray) -> np.ndarray:
     return cv2.merge([plane, plane, plane])
 
 
-def snowflakes_layer(image, rng, *, density, density_uniformity, flake_size, flake_size_uniformity, angle, speed):
+def snowflakes_layer(image, rng, *, density, density_uniformity, flake_size, flake_size_uniformity, angle, speed,
+                     times: int = 1):
+    """imgaug SnowflakesLayer: noise, Gaussian blur (sigma 0.0001-0.001 of the size, within 0.5-3.75),
+    motion blur (speed x size px), gamma 1 + 2 (1 - u), gain 1 + 5 (1 - u), sum then max blend."""
     du, fs, fsu = _u(rng, density_uniformity), _u(rng, flake_size), _u(rng, flake_size_uniformity)
     ang, spd, blur_frac = _u(rng, angle), _u(rng, speed), _u(rng, (0.0001, 0.001))
     h, w = image.shape[:2]
     size = max(h, w)
-    noise = _streaks(h, w, rng, density, du, fs, int(spd * size), ang)
+    noise = _layer_noise(h, w, rng, density, du, fs)
     sigma = float(np.clip(size * blur_frac, 0.5, 3.75))
-    noise = cv2.GaussianBlur(noise, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
-    # flakes = gamma(noise) * gain_adj; imgaug adds (0.1 + 20 speed) * flakes to the image, then takes
-    # the max with (1 + 20 speed) * flakes, truncating to uint8: integer image + float = two uint8 LUTs.
+    k = _gaussian_ksize(sigma)
+    noise = cv2.GaussianBlur(noise, (k, k), sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101)
+    noise = _motion_blur(noise, int(spd * size), ang)
+    # flakes = gamma(noise) * gain_adj (imgaug's truncating float32 gamma LUT); imgaug adds
+    # (0.1 + 20 speed) * flakes to the image, then takes the max with (1 + 20 speed) * flakes, truncating
+    # to uint8: integer image + float = two uint8 LUTs.
     gain, gain_adj = 1.0 + 2 * (1 - fsu), 1.0 + 5 * (1 - fsu)
-    flakes = np.round(255 * (np.arange(256) / 255.0) ** gain) * gain_adj
+    gamma = (np.linspace(0, 1.0, num=256, dtype=np.float32) ** np.float32(gain) * 255).astype(np.uint8)
+    flakes = gamma.astype(np.float32) * np.float32(gain_adj)
     add = np.clip((0.1 + 20 * spd) * flakes, 0, 255).astype(np.uint8)
     top = np.clip((1.0 + 20 * spd) * flakes, 0, 255).astype(np.uint8)
-    out = cv2.add(image, _rgb(cv2.LUT(noise, add)))
-    return cv2.max(out, _rgb(cv2.LUT(noise, top)), dst=out)
+    add, top = _rgb(cv2.LUT(noise, add)), _rgb(cv2.LUT(noise, top))
+    out = image
+    for _ in range(times):  # the same layer again (see the module docstring)
+        out = cv2.add(out, add)
+        cv2.max(out, top, dst=out)
+    return out
 
 
-def rain_layer(image, rng, *, drop_size, speed):
+def rain_layer(image, rng, *, drop_size, speed, times: int = 1):
+    """imgaug RainLayer: Snowflakes' noise without Gaussian blur or gamma, motion-blurred at an angle
+    of +-15 degrees, alpha-blended (alpha = min(1.3 noise / 255, 1)) towards the drop colour."""
     density, du = _u(rng, (0.03, 0.14)), _u(rng, (0.8, 1.0))
     ds, _dsu = _u(rng, drop_size), _u(rng, (0.2, 0.5))  # drop_size_uniformity only feeds snow's gamma
     ang, spd = _u(rng, (-15, 15)), _u(rng, speed)
     h, w = image.shape[:2]
-    noise = _streaks(h, w, rng, density, du, ds, int(spd * max(h, w)), ang)
-    # alpha = min(1.3 noise / 255, 1) towards imgaug's drop colour, 110 + 130 % sum(first 1000 noise
-    # values): 240 for any visible rain. As uint8: image * keep / 255 + 240 * (1 - keep / 255).
+    noise = _motion_blur(_layer_noise(h, w, rng, density, du, ds), int(spd * max(h, w)), ang)
+    # imgaug's drop colour: 110 + 130 % (sum of the first 1000 values of the 3-channel noise, or 1)
+    flat = noise.ravel()
+    total = 3 * int(flat[:333].sum(dtype=np.int64)) + int(flat[333:334].sum(dtype=np.int64))
+    colour = 110 + 130 % (total if total > 0 else 1)
+    # out = image (1 - a) + colour a, a = min(1.3 noise / 255, 1), as uint8: image * keep / 255 + drop
     keep = np.round(255 - np.minimum(1.3 * np.arange(256), 255)).astype(np.uint8)
     keep = cv2.LUT(noise, keep)
-    out = cv2.multiply(image, _rgb(keep), scale=1 / 255)
-    drop = np.round(240 * (1 - np.arange(256) / 255)).astype(np.uint8)
-    return cv2.add(out, _rgb(cv2.LUT(keep, drop)), dst=out)
+    drop = np.round(colour * (1 - np.arange(256) / 255)).astype(np.uint8)
+    keep, drop = _rgb(keep), _rgb(cv2.LUT(keep, drop))
+    out = image
+    for _ in range(times):  # the same layer again (see the module docstring)
+        out = cv2.multiply(out, keep, scale=1 / 255)
+        cv2.add(out, drop, dst=out)
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -161,3 +194,47 @@ def cloud_layer(image, rng):
     alpha = cv2.LUT(local, np.round(255 * alpha).astype(np.uint8))
     out = cv2.multiply(image, _rgb(cv2.subtract(255, alpha)), scale=1 / 255)
     return cv2.add(out, _rgb(cv2.multiply(alpha, intensity, scale=1 / 255)), dst=out)
+
+
+def haze_points(shape: tuple[int, int], coef: float, rng) -> list[tuple[int, int]]:
+    """albumentations 1.3.1 RandomFog's disc positions (top-left corners), in its order: rings from
+    the centre outwards, ``hw // 10 * ring`` discs per ring, hw = a third of the width times coef."""
+    h, w = shape
+    hw = max(1, int(w // 3 * coef))
+    points = []
+    midx, midy, index = w // 2 - 2 * hw, h // 2 - hw, 1
+    while midx > -hw or midy > -hw:
+        for _ in range(hw // 10 * index):
+            points.append((int(rng.integers(midx, w - midx - hw + 1)), int(rng.integers(midy, h - midy - hw + 1))))
+        midx -= 3 * hw * w // (h + w)
+        midy -= 3 * hw * h // (h + w)
+        index += 1
+    return points
+
+
+def draw_haze(image: np.ndarray, coef: float, points, alpha_coef: float) -> np.ndarray:
+    """albumentations 1.3.1 ``add_fog``: each white disc blended at alpha_coef * coef (about 1 %),
+    then a box blur of hw // 10 px (hw at least 10 here). albumentations blends the whole image
+    per disc, which returns every pixel outside the disc unchanged; here only the disc's bounding
+    box is blended."""
+    h, w = image.shape[:2]
+    hw = max(int(w // 3 * coef), 10)
+    alpha, rad = alpha_coef * coef, hw // 2
+    out = image.copy()
+    for px, py in points:
+        x, y = px + hw // 2, py + hw // 2
+        x0, y0, x1, y1 = max(x - rad, 0), max(y - rad, 0), min(x + rad + 1, w), min(y + rad + 1, h)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        roi = out[y0:y1, x0:x1]
+        disc = roi.copy()
+        cv2.circle(disc, (x - x0, y - y0), rad, (255, 255, 255), -1)
+        cv2.addWeighted(disc, alpha, roi, 1 - alpha, 0, dst=roi)
+    return cv2.blur(out, (hw // 10, hw // 10))
+
+
+def haze(image, rng, *, fog_coef=(0.1, 0.2), alpha_coef=0.08):
+    """albumentations 1.3.1 RandomFog. Faint on its own, but its blur is what takes the fine detail
+    off a large image."""
+    coef = _u(rng, fog_coef)
+    return draw_haze(image, coef, haze_points(image.shape[:2], coef, rng), alpha_coef)

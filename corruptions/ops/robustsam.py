@@ -11,7 +11,7 @@ import simplejpeg
 
 from ..registry import register_corruption
 from . import _filters as F
-from ._weather import cloud_layer, rain_layer, snowflakes_layer
+from ._weather import cloud_layer, haze, rain_layer, snowflakes_layer
 
 FAMILY = "robustsam"
 
@@ -20,26 +20,22 @@ def _lut(values: np.ndarray) -> np.ndarray:
     return np.clip(values, 0, 255).astype(np.uint8)
 
 
-@register_corruption(FAMILY, "snow", description="imgaug-style Snowflakes: 1-3 layers, density 0.35, flake size 0.6-0.8")
+@register_corruption(FAMILY, "snow", description="imgaug-style Snowflakes: one layer applied 1-3 times, density 0.35, flake size 0.6-0.8")
 def snow(image, masks, severity, rng):
-    out = image
-    for _ in range(int(rng.integers(1, 4))):  # Snowflakes = SomeOf((1, 3)) identical layers
-        out = snowflakes_layer(out, rng, density=0.35, density_uniformity=(0.3, 0.9), flake_size=(0.6, 0.8),
-                               flake_size_uniformity=(0.4, 0.8), angle=(0.0, 0.0), speed=(0.01, 0.015))
-    return out, masks
+    times = int(rng.integers(1, 4))  # Snowflakes = SomeOf((1, 3)) copies of one layer, RNG state included
+    return snowflakes_layer(image, rng, density=0.35, density_uniformity=(0.3, 0.9), flake_size=(0.6, 0.8),
+                            flake_size_uniformity=(0.4, 0.8), angle=(0.0, 0.0), speed=(0.01, 0.015), times=times), masks
 
 
-@register_corruption(FAMILY, "fog", description="imgaug-style Fog cloud layer, seeded per image")
+@register_corruption(FAMILY, "fog", description="imgaug-style Fog cloud layer, seeded per image, then albumentations' RandomFog haze and box blur")
 def fog(image, masks, severity, rng):
-    return cloud_layer(image, rng), masks
+    return haze(cloud_layer(image, rng), rng, fog_coef=(0.1, 0.2), alpha_coef=0.08), masks
 
 
-@register_corruption(FAMILY, "rain", description="imgaug-style Rain: 1-3 layers, drop size 0.40-0.50, speed 0.05-0.1")
+@register_corruption(FAMILY, "rain", description="imgaug-style Rain: one layer applied 1-3 times, drop size 0.40-0.50, speed 0.05-0.1")
 def rain(image, masks, severity, rng):
-    out = image
-    for _ in range(int(rng.integers(1, 4))):  # Rain nb_iterations=(1, 3)
-        out = rain_layer(out, rng, drop_size=(0.40, 0.50), speed=(0.05, 0.1))
-    return out, masks
+    times = int(rng.integers(1, 4))  # Rain nb_iterations=(1, 3): copies of one layer, RNG state included
+    return rain_layer(image, rng, drop_size=(0.40, 0.50), speed=(0.05, 0.1), times=times), masks
 
 
 @register_corruption(FAMILY, "gauss_noise", description="additive Gaussian noise, variance U(250, 260) per value")
@@ -83,20 +79,33 @@ def resampling_blur(image, masks, severity, rng):
     return cv2.resize(cv2.resize(image, (w // 4, h // 4)), (w, h)), masks
 
 
-def motion_kernel(ksize: int, rng: np.random.Generator) -> np.ndarray:
-    """albumentations MotionBlur kernel: a 1-px line between two random points of a ksize x ksize
-    grid, then moved so its midpoint is on the kernel centre (within half a pixel), so the blur
-    does not translate the image away from its masks. The line keeps its drawn length."""
+def motion_kernel(ksize: int, rng: np.random.Generator) -> tuple[np.ndarray, tuple[int, int]]:
+    """albumentations 1.3.1 MotionBlur's kernel with ``allow_shifted=True`` (RobustSAM's default): a
+    1-px line between two random points of a ksize x ksize grid, wherever they fall. Filtered with the
+    centre anchor, such a kernel blurs *and* translates the image; also returned is that translation
+    as whole pixels (dy, dx): the output at (y, x) averages content centred on (y + dy, x + dx), dy, dx
+    being the mean tap's offset from the kernel centre, rounded half up."""
     x1, x2 = (int(v) for v in rng.integers(0, ksize, size=2))
     if x1 == x2:
         y1, y2 = (int(v) for v in rng.choice(ksize, size=2, replace=False))
     else:
         y1, y2 = (int(v) for v in rng.integers(0, ksize, size=2))
-    c = (ksize - 1) / 2
-    sx, sy = int(np.floor((x1 + x2) / 2 - c + 0.5)), int(np.floor((y1 + y2) / 2 - c + 0.5))
     k = np.zeros((ksize, ksize), dtype=np.uint8)
-    cv2.line(k, (x1 - sx, y1 - sy), (x2 - sx, y2 - sy), 1, thickness=1)
-    return k.astype(np.float32) / np.sum(k)
+    cv2.line(k, (x1, y1), (x2, y2), 1, thickness=1)
+    centroid = np.argwhere(k).mean(axis=0) - (ksize - 1) / 2  # the rasterised line's mean tap
+    shift = tuple(int(v) for v in np.floor(centroid + 0.5))
+    return k.astype(np.float32) / np.sum(k), shift
+
+
+def shift_masks(masks: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Masks moved as the motion blur moves the image: output (y, x) reads (y + dy, x + dx), with
+    the image's reflect-101 border."""
+    if (dy, dx) == (0, 0):
+        return masks
+    h, w = masks.shape[1:]
+    map_x = np.broadcast_to(np.arange(w, dtype=np.float32) + dx, (h, w))
+    map_y = np.broadcast_to(np.arange(h, dtype=np.float32)[:, None] + dy, (h, w))
+    return F.remap_masks(masks, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y), cv2.BORDER_REFLECT_101)
 
 
 _DIRECT_MAX = 11  # OpenCV filters 8-bit images directly up to 11x11 kernels, by DFT beyond
@@ -121,9 +130,11 @@ def line_filter(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(acc, alpha=1.0 / n, beta=0.25 / n)
 
 
-@register_corruption(FAMILY, "motion_blur", description="line motion blur, odd kernel 3-35 px at a random angle")
+@register_corruption(FAMILY, "motion_blur", geometric=True,
+                     description="line motion blur, odd kernel 3-35 px, line anywhere in it (shifts the image; masks moved alike)")
 def motion_blur(image, masks, severity, rng):
-    return line_filter(image, motion_kernel(int(rng.choice(np.arange(3, 36, 2))), rng)), masks
+    kernel, (dy, dx) = motion_kernel(int(rng.choice(np.arange(3, 36, 2))), rng)
+    return line_filter(image, kernel), shift_masks(masks, dy, dx)
 
 
 @register_corruption(FAMILY, "zoom_blur", description="average of centre zooms 1.0 to U(1, 1.33) in steps U(0.05, 0.07)")
@@ -188,40 +199,49 @@ def compression(image, masks, severity, rng):
 
 
 def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
-    """libjpeg-turbo (simplejpeg) encodes the RGB array as RGB (4:2:0, accurate DCT) and decodes
-    straight to RGB: no channel-swap copies. albumentations handed RGB to OpenCV as if BGR."""
-    data = simplejpeg.encode_jpeg(np.ascontiguousarray(image), quality=quality, colorspace="RGB",
+    """albumentations 1.3.1's ImageCompression on RobustSAM's RGB array: ``cv2.imencode`` takes it
+    for BGR, so the JPEG's luma and 4:2:0 chroma are computed on swapped channels, and
+    ``cv2.imdecode`` swaps back. libjpeg-turbo (simplejpeg) told the same ("BGR" both ways, 4:2:0,
+    accurate DCT) gives those bytes without OpenCV's channel-order copies."""
+    data = simplejpeg.encode_jpeg(np.ascontiguousarray(image), quality=quality, colorspace="BGR",
                                   colorsubsampling="420")
-    return simplejpeg.decode_jpeg(data, colorspace="RGB")
+    return simplejpeg.decode_jpeg(data, colorspace="BGR")
 
 
-def elastic_maps(shape: tuple[int, int], rng: np.random.Generator, alpha: float = 100.0, sigma: float = 10.0,
-                 alpha_affine: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
-    """albumentations ElasticTransform's random affine followed by its elastic field, composed
-    into one pair of remap maps (so image and masks get exactly the same warp)."""
+def elastic_fields(shape: tuple[int, int], rng: np.random.Generator, alpha: float = 100.0, sigma: float = 10.0,
+                   alpha_affine: float = 5.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """albumentations 1.3.1 ElasticTransform's draws: the random affine (2x3, corner jitter up to
+    ``alpha_affine``) and the elastic displacement field (dx, dy: uniform noise in [-1, 1] smoothed by
+    scipy's Gaussian, reflect border, times ``alpha``), in its order."""
     h, w = shape
     center = np.array((h, w), dtype=np.float32) // 2
     size = min(h, w) // 3
     pts1 = np.array([center + size, [center[0] + size, center[1] - size], center - size], dtype=np.float32)
     pts2 = pts1 + rng.uniform(-alpha_affine, alpha_affine, size=pts1.shape).astype(np.float32)
-    inv = cv2.invertAffineTransform(cv2.getAffineTransform(pts1, pts2))
     fields = []
     for _ in range(2):
         noise = rng.random((h, w), dtype=np.float32) * 2 - 1
         fields.append(F.gaussian_blur(noise, sigma, sigma, cv2.BORDER_REFLECT) * np.float32(alpha))
-    dx, dy = fields
-    yy, xx = np.mgrid[0:h, 0:w]
-    ex, ey = xx + dx, yy + dy  # elastic step samples the affine-warped image here
-    map_x = inv[0, 0] * ex + inv[0, 1] * ey + inv[0, 2]
-    map_y = inv[1, 0] * ex + inv[1, 1] * ey + inv[1, 2]
-    return map_x.astype(np.float32), map_y.astype(np.float32)
+    return cv2.getAffineTransform(pts1, pts2), fields[0], fields[1]
 
 
 @register_corruption(FAMILY, "elastic_transform", geometric=True,
                      description="elastic warp alpha 100, sigma 10, affine jitter 5 px; masks warped with the same field")
 def elastic_transform(image, masks, severity, rng):
-    map_x, map_y = elastic_maps(image.shape[:2], rng)
-    out = cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    """As albumentations: the image is warped by the affine, then resampled along the elastic field,
+    both bilinear with reflect-101 borders (two interpolations: its softness is part of the look).
+    The masks take the composition of both warps in one nearest-neighbour remap."""
+    h, w = image.shape[:2]
+    affine, dx, dy = elastic_fields((h, w), rng)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ex, ey = xx + dx, yy + dy  # the elastic step samples the affine-warped image here
+    warped = cv2.warpAffine(image, affine, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    out = cv2.remap(warped, ex, ey, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    if masks.shape[0] == 0:
+        return out, masks
+    inv = cv2.invertAffineTransform(affine)  # warpAffine output (x, y) reads the input at inv @ (x, y, 1)
+    map_x = (inv[0, 0] * ex + inv[0, 1] * ey + inv[0, 2]).astype(np.float32)
+    map_y = (inv[1, 0] * ex + inv[1, 1] * ey + inv[1, 2]).astype(np.float32)
     return out, F.remap_masks(masks, map_x, map_y, cv2.BORDER_REFLECT_101)
 
 

@@ -76,9 +76,13 @@ def _dataset_status(ds: SuiteDataset, data_root: Optional[Path]) -> InputStatus:
         elif not root.is_dir():
             problems.append(f"{inp.source}: folder {root} not found")
         else:
-            absent = [r for r in inp.requires if not (root / r).exists()]
+            absent = [r for r in inp.requires if not any((root / a).exists() for a in r.split("|"))]
             if absent:
-                problems.append(f"{inp.source}: {root} lacks {', '.join(absent)}")
+                problems.append(f"{inp.source}: {root} lacks {', '.join(a.replace('|', ' or ') for a in absent)}")
+        if problems and problems[-1].startswith(f"{inp.source}:") and inp.download:
+            where = root if root is not None and data_root is not None else Path("<data-root>") / inp.root
+            problems[-1] += " (download " + "; ".join(f"{u} to {where / d}" for u, d in
+                                                      (x.split(" -> ", 1) for x in inp.download)) + ")"
     if problems:
         return InputStatus("dataset", ds.dataset, "missing", "; ".join(problems))
     return InputStatus("dataset", ds.dataset, "present", ", ".join(where))

@@ -98,5 +98,6 @@ for _v in ("vit_b", "vit_l", "vit_h"):
         checkpoint_files=(HQ_FILES[_v],), requires=("torch", "segment_anything"), tags=("sam", "hq_sam"),
         test_kwargs={"config": "tiny"},
         verified=("vit_b keys/shapes = official list (l/h: SAM list + the same 25 HQ tensors scaled, no official "
-                  "list); forward re-implemented from sam-hq's MaskDecoderHQ, not run against it (needs timm)"),
+                  "list); outputs = official sam-hq MaskDecoderHQ (hq_token_only=True) on the same random weights "
+                  "(SysCV/sam-hq@fb181f8, tests/test_models_official.py, when segment_anything_hq is importable)"),
     )(partial(make_hq_sam, _v))

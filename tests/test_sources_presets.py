@@ -133,3 +133,29 @@ def test_sum_suite_runs_box_then_clicks_on_preset_fixtures(tmp_path):
         assert by[(dataset, "box", "mIoU")] == pytest.approx(100 * g[g["round"] == 1].iou.mean(), abs=0.005)
     assert {r["match"] for r in rows if r["protocol"] == "box@6"} == {"approximate"}
     assert all("manifest_sha256=" in r["data"] for r in rows)
+
+
+def test_mhp_v2_reads_its_official_layout_one_object_per_person_and_part(tmp_path):
+    (tmp_path / "list").mkdir()
+    (tmp_path / "list" / "val.txt").write_text("7\n3\n")
+    for k, img in enumerate(("7", "3")):
+        _image(tmp_path / "val" / "images" / f"{img}.jpg", k)
+    ann = tmp_path / "val" / "annotations"
+    ann.mkdir(parents=True)
+    p1 = np.zeros((H, W, 3), np.uint8)  # 3 channels, as the annotation tool saved them
+    p1[2:8, 2:8, 0], p1[10:14, 2:8, 0] = 1, 30
+    p2 = np.zeros((H, W), np.uint8)
+    p2[2:8, 20:28] = 1
+    Image.fromarray(p1).save(ann / "7_02_01.png")
+    Image.fromarray(p2).save(ann / "7_02_02.png")
+    Image.fromarray(p2).save(ann / "3_01_01.png")
+    Image.fromarray(p2).save(ann / "notes.png")  # not an annotation name: ignored
+    src = create_source("mhp", root=str(tmp_path))
+    assert len(src) == 2
+    s = src[0]  # list order, as SUM's "first 1,000 images" reads it
+    assert s.image_id == "7"
+    assert [(o.id, o.category, int(o.mask.sum())) for o in s.objects] == [(101, "part_1", 36), (130, "part_30", 24),
+                                                                           (201, "part_1", 48)]
+    assert len(create_source("mhp", root=str(tmp_path), first=1)) == 1
+    with pytest.raises(ValueError, match="split must be train, val or test"):
+        create_source("mhp", root=str(tmp_path), split="../val")

@@ -196,7 +196,7 @@ def cmd_protocols(a) -> int:
     from .eval.protocols import EVAL_PROTOCOLS
 
     for spec in EVAL_PROTOCOLS.values():
-        print(f"{spec.name:12s} {spec.description}")
+        print(f"{spec.name:{max(map(len, EVAL_PROTOCOLS))}s} {spec.description}")
     return 0
 
 

@@ -178,9 +178,11 @@ def test_list_says_which_datasets_and_weights_are_missing(tmp_path):
                                                     {"sam_vit_b": str(ckpt)}).inputs}
     assert st[("dataset", "msra10k")].state == "present"
     sum_st = {(i.kind, i.name): i for i in statuses["sum_ft_small_3point"].inputs}
-    coift, dis = sum_st[("dataset", "coift")], sum_st[("dataset", "dis_vd")]
-    assert coift.state == "unavailable" and "no robustseg reader" in coift.detail
+    sub, dis = sum_st[("dataset", "fashionpedia_subpart")], sum_st[("dataset", "dis_vd")]
+    assert sub.state == "unavailable" and "no robustseg reader" in sub.detail
     assert dis.state == "missing" and "DIS5K/DIS-VD" in dis.detail
+    coift = sum_st[("dataset", "coift")]
+    assert coift.state == "missing" and "thin_object_detection/COIFT" in coift.detail
     text = format_status(list(statuses.values()))
     assert "robustsam_seen_msra10k_point  [MISSING INPUTS]" in text
     assert "HQ-SAM: needs --checkpoint hq_sam_vit_b=PATH" in text

@@ -161,24 +161,28 @@ def _digest(out: Path, dataset: str) -> str:
 def test_list_says_which_datasets_and_weights_are_missing(tmp_path):
     ckpt = tmp_path / "sam_vit_b_01ec64.pth"
     ckpt.write_bytes(b"x")
-    (tmp_path / "MSRA10K").mkdir()
+    (tmp_path / "robustsam" / "test").mkdir(parents=True)
     statuses = {s.suite: s for s in list_suites_status(tmp_path, {"sam_vit_b": str(ckpt)})}
     assert set(statuses) == {s.name for s in SUITES}
     st = {(i.kind, i.name): i for i in statuses["robustsam_seen_msra10k_point"].inputs}
     assert st[("dataset", "msra10k")].state == "missing"
-    assert "MSRA10K_Imgs_GT/Imgs" in st[("dataset", "msra10k")].detail
+    assert "lacks test/clear.zip or test/clear, test/masks.zip or test/masks" in st[("dataset", "msra10k")].detail
+    assert "dataset/test/clear.zip to " in st[("dataset", "msra10k")].detail
     assert st[("model", "SAM")].state == "present" and st[("model", "SAM")].checkpoint == str(ckpt)
     hq = st[("model", "HQ-SAM")]
     assert hq.state == "missing" and "--checkpoint hq_sam_vit_b=PATH" in hq.detail
     assert st[("model", "AirNet+SAM")].state == "unavailable"
-    (tmp_path / "MSRA10K" / "MSRA10K_Imgs_GT" / "Imgs").mkdir(parents=True)
+    for name in ("clear.zip", "masks"):  # a zip or its extracted folder will do
+        (tmp_path / "robustsam" / "test" / name).mkdir()
     st = {(i.kind, i.name): i for i in suite_status(get_suite("robustsam_seen_msra10k_point"), tmp_path,
                                                     {"sam_vit_b": str(ckpt)}).inputs}
     assert st[("dataset", "msra10k")].state == "present"
     sum_st = {(i.kind, i.name): i for i in statuses["sum_ft_small_3point"].inputs}
-    coift, dis = sum_st[("dataset", "coift")], sum_st[("dataset", "dis_vd")]
-    assert coift.state == "unavailable" and "no robustseg reader" in coift.detail
+    sub, dis = sum_st[("dataset", "fashionpedia_subpart")], sum_st[("dataset", "dis_vd")]
+    assert sub.state == "unavailable" and "no robustseg reader" in sub.detail
     assert dis.state == "missing" and "DIS5K/DIS-VD" in dis.detail
+    coift = sum_st[("dataset", "coift")]
+    assert coift.state == "missing" and "thin_object_detection/COIFT" in coift.detail
     text = format_status(list(statuses.values()))
     assert "robustsam_seen_msra10k_point  [MISSING INPUTS]" in text
     assert "HQ-SAM: needs --checkpoint hq_sam_vit_b=PATH" in text
@@ -191,8 +195,8 @@ def test_reproduce_fails_early_listing_every_missing_input(tmp_path):
     with pytest.raises(MissingInputsError) as e:
         reproduce("robustsam_unseen_point", tmp_path / "data", {}, tmp_path / "out")
     msg = str(e.value)
-    for needle in ("ndd20: folder", "streets: folder", "fss1000: folder", "SAM: needs --checkpoint sam_vit_b=PATH",
-                   "RobustSAM: needs"):
+    for needle in ("ndd20+streets+fss1000: robustsam_release: folder", "dataset/test/clear.zip to ",
+                   "SAM: needs --checkpoint sam_vit_b=PATH", "RobustSAM: needs"):
         assert needle in msg
     assert not (tmp_path / "out").exists()  # nothing built before the check
     with pytest.raises(MissingInputsError, match="nothing robustseg can run"):

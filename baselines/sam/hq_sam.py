@@ -72,5 +72,6 @@ HQ_SAM = register_family(
     ModelFamily("hq_sam", build_torch_model, HQSamAdapter, files=HQ_FILES, published=HQ_MD5, hash_kind="md5"),
     HQ_FILES, description="HQ-SAM {label}, HQ output token only (K = 1)", tags=("sam", "hq_sam"),
     verified=("vit_b keys/shapes = official list (l/h: SAM list + the same 25 HQ tensors scaled, no official "
-              "list); forward re-implemented from sam-hq's MaskDecoderHQ, not run against it (needs timm)"))
+              "list); outputs = official sam-hq MaskDecoderHQ (hq_token_only=True) on the same random weights "
+              "(SysCV/sam-hq@fb181f8, tests/test_models_official.py, when segment_anything_hq is importable)"))
 make_hq_sam = HQ_SAM.make  # make_hq_sam(variant, checkpoint=None, device="cpu", dtype="float32", config=None, md5=None)

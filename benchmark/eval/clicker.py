@@ -5,7 +5,12 @@ Next click: the pixel farthest inside the false-negative or the false-positive r
 distance transform of each region padded with background, so the image border counts as region
 boundary; already clicked pixels are excluded). Positive if the false-negative maximum is strictly
 larger, else negative (RITM's rule); ties between pixels go to the first in row-major order. The first
-click (empty prediction) is therefore ``protocols.farthest_point`` of the ground truth."""
+click (empty prediction) is therefore ``protocols.farthest_point`` of the ground truth.
+
+SUM's other first prompts (its Appendix B.3: "The initial prompt may be either a bounding box or a
+point"): ``first="box"`` sends the tight ground-truth box alone in round 1 and keeps it, with every
+click so far, in the later rounds (SAM's predictor takes a box and points together); ``first="boundary"``
+places the first click on ``protocols.boundary_point`` instead of the farthest point."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,7 +21,9 @@ import numpy as np
 from baselines.contract import Prediction, Prompts, validate_prediction
 
 from .metrics import instance_metrics
-from .protocols import exact_distance
+from .protocols import boundary_point, exact_distance, tight_box
+
+FIRST_PROMPTS = ("point", "box", "boundary")
 
 MAX_CLICKS = 20
 NOC_THRESHOLDS = (0.85, 0.90)
@@ -36,7 +43,7 @@ class RoundResult:
     """The state after ``round`` clicks: the click just added and the metrics of the chosen mask."""
 
     round: int
-    click: Click
+    click: Optional[Click]  # None for a round that added no click (the box of a box-first round 1)
     candidate: int  # index of the chosen mask among the model's K outputs
     score: float  # the model's predicted score of the chosen mask
     iou: float
@@ -65,15 +72,26 @@ def next_click(gt: np.ndarray, pred: np.ndarray, clicked: Optional[np.ndarray] =
     return Click(int(x), int(y), positive)
 
 
-def _prompts(clicks: Sequence[Click], mask_input: Optional[np.ndarray]) -> Prompts:
+def _prompts(clicks: Sequence[Click], mask_input: Optional[np.ndarray], box: Optional[np.ndarray] = None
+             ) -> Prompts:
+    boxes = None if box is None else box[None]
+    if not clicks:
+        return Prompts(boxes=boxes, mask_inputs=mask_input)
     pts = np.array([[[c.x, c.y] for c in clicks]], dtype=np.float32)
     labels = np.array([[1 if c.positive else 0 for c in clicks]], dtype=np.int32)
-    return Prompts(points=pts, point_labels=labels, mask_inputs=mask_input)
+    return Prompts(points=pts, point_labels=labels, boxes=boxes, mask_inputs=mask_input)
+
+
+def _first_click(first: str, gt: np.ndarray) -> Optional[Click]:
+    if first == "boundary":
+        x, y = boundary_point(gt)
+        return Click(int(x), int(y), True)
+    return None if first == "box" else next_click(gt, np.zeros_like(gt))
 
 
 def run_interactive(predict: PredictFn, gt: np.ndarray, *, max_clicks: int = MAX_CLICKS, multimask: bool = False,
                     oracle: bool = False, stop_iou: Optional[float] = None, dilation_ratio: float = 0.02,
-                    where: str = "") -> list[RoundResult]:
+                    where: str = "", first: str = "point") -> list[RoundResult]:
     """Simulate up to ``max_clicks`` rounds on one instance; ``predict(prompts, multimask)`` answers one
     prompt (B = 1) on the image already set. Each round sends every click so far plus the low-res logits
     of the previously chosen mask (``mask_inputs``; None in round 1 or if the model gives no logits).
@@ -81,7 +99,11 @@ def run_interactive(predict: PredictFn, gt: np.ndarray, *, max_clicks: int = MAX
     Candidate choice among K outputs: the highest predicted score, or with ``oracle`` the highest IoU
     against the ground truth (SUM's "best of 3"); ties go to the lower index. The next click is placed
     on the chosen mask's errors. Stops early when IoU >= ``stop_iou``, or when no unclicked error pixel
-    is left: then the prediction cannot change, so the last result is repeated up to ``max_clicks``."""
+    is left: then the prediction cannot change, so the last result is repeated up to ``max_clicks``.
+    ``first``: the round-1 prompt, ``point`` (the clicker's own), ``box`` or ``boundary`` (module doc);
+    with ``box`` the rounds count prompts, so round N holds the box and N - 1 clicks."""
+    if first not in FIRST_PROMPTS:
+        raise ValueError(f"first must be one of {', '.join(FIRST_PROMPTS)}, not {first!r}")
     gt = np.asarray(gt, dtype=bool)
     if gt.ndim != 2 or not gt.any():
         raise ValueError(f"{where or 'interactive'}: ground truth must be a non-empty (H, W) mask")
@@ -91,15 +113,17 @@ def run_interactive(predict: PredictFn, gt: np.ndarray, *, max_clicks: int = MAX
     chosen_mask = np.zeros_like(gt)
     mask_input = None
     out: list[RoundResult] = []
+    box = tight_box(gt) if first == "box" else None
     for r in range(1, max_clicks + 1):
-        click = next_click(gt, chosen_mask, clicked)
-        if click is None:
+        click = _first_click(first, gt) if r == 1 else next_click(gt, chosen_mask, clicked)
+        if click is None and not (r == 1 and first == "box"):
             last = out[-1]
             out.extend(RoundResult(**{**last.__dict__, "round": k}) for k in range(r, max_clicks + 1))
             break
-        clicks.append(click)
-        clicked[click.y, click.x] = True
-        pred = predict(_prompts(clicks, mask_input), multimask)
+        if click is not None:
+            clicks.append(click)
+            clicked[click.y, click.x] = True
+        pred = predict(_prompts(clicks, mask_input, box), multimask)
         validate_prediction(pred, 1, h, w, where=f"{where} round {r}".strip())
         cand = [instance_metrics(pred.masks[0, k], gt, dilation_ratio) for k in range(pred.masks.shape[1])]
         k = int(np.argmax([c["iou"] for c in cand])) if oracle else int(np.argmax(pred.scores[0]))

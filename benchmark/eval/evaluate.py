@@ -111,7 +111,7 @@ def _image_rows(model: PromptableSegmenter, d: _Decoded, spec: ProtocolSpec, mul
         for b, gt in zip(base, gts):
             for rr in run_interactive(lambda p, mm: model.predict(p, multimask=mm), gt, max_clicks=spec.clicks,
                                       multimask=multimask, oracle=spec.oracle, stop_iou=spec.stop_iou,
-                                      where=f"{at} object {b['object_id']}"):
+                                      where=f"{at} object {b['object_id']}", first=spec.first):
                 rows.append(b | {"round": rr.round, "candidate": rr.candidate, "score": rr.score, "iou": rr.iou,
                                  "dice": rr.dice, "pixel_accuracy": rr.pixel_accuracy,
                                  "boundary_iou": rr.boundary_iou})

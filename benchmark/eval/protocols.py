@@ -17,6 +17,7 @@ import numpy as np
 from baselines.contract import Prompts
 
 BOX_JITTER = 0.1  # each side moves by up to this fraction of the box side
+BOUNDARY_BAND = 10  # SUM Appendix B.3: boundary points lie within 10 pixels of the mask's edge
 
 
 def prompt_rng(seed: int, image_id: str, object_id: int, protocol: str) -> np.random.Generator:
@@ -110,6 +111,20 @@ def spread_points(mask: np.ndarray, n: int) -> np.ndarray:
     return np.stack(pts) + np.array([x0, y0], dtype=np.float32)
 
 
+def boundary_point(mask: np.ndarray, band: int = BOUNDARY_BAND) -> np.ndarray:
+    """SUM's boundary-sensitive point (Appendix B.3 and Table 5: "boundary points within a specified
+    proximity to the mask's edge ... 10 pixels"; "the 'median' point from the set of boundary points,
+    guaranteeing that the sample remains within the mask yet distanced from the geometric center").
+    Interpretation, as SUM states no order: the set is every mask pixel at Euclidean distance <= ``band``
+    from the nearest non-mask pixel (erosion by a disk; the image border counts as edge), listed in
+    row-major order (the order ``torch.nonzero`` gives, which SUM's sampling code uses for point sets),
+    and the median is its element (n - 1) // 2. Returns (x, y) float32."""
+    sub, y0, x0 = _crop(_nonempty(mask))
+    ys, xs = np.nonzero(sub & (_inner_distance(sub) <= band))
+    i = (len(ys) - 1) // 2
+    return np.array([xs[i] + x0, ys[i] + y0], dtype=np.float32)
+
+
 def centre_point(mask: np.ndarray) -> np.ndarray:
     """The mask centroid rounded to the nearest pixel (half to even); if that pixel lies outside the
     mask (a ring, a crescent), the mask pixel nearest to the centroid instead."""
@@ -167,7 +182,8 @@ class ProtocolSpec:
 
     ``multimask``: ask for K = 3 candidates and keep the highest-scoring one (SAM's practice for an
     ambiguous single point), or for the single-mask output. ``oracle``: keep the candidate with the
-    best IoU instead (SUM's "best of 3"). ``stop_iou``: end an interactive instance once reached."""
+    best IoU instead (SUM's "best of 3"). ``stop_iou``: end an interactive instance once reached.
+    ``first``: the round-1 prompt of an interactive protocol (``point``, ``box``, ``boundary``; clicker)."""
 
     name: str
     multimask: bool
@@ -175,6 +191,7 @@ class ProtocolSpec:
     oracle: bool = False
     stop_iou: Optional[float] = None
     description: str = ""
+    first: str = "point"
 
 
 EVAL_PROTOCOLS: dict[str, ProtocolSpec] = {s.name: s for s in (
@@ -191,9 +208,16 @@ EVAL_PROTOCOLS: dict[str, ProtocolSpec] = {s.name: s for s in (
                  description="SUM: 6 clicks, oracle best of 3 outputs; mIoU/mBIoU per click"),
     ProtocolSpec("sum_oracle9", True, clicks=9, oracle=True,
                  description="SUM Table 19: 9 clicks, oracle best of 3 outputs; mIoU/mBIoU per click"),
+    ProtocolSpec("sum_box_oracle", True, clicks=6, oracle=True, first="box",
+                 description="SUM box@6: tight box, then 5 clicks with the box kept; oracle best of 3 outputs"),
+    ProtocolSpec("sum_box_single", False, clicks=6, first="box",
+                 description="SUM box@6/single: tight box, then 5 clicks with the box kept; single output"),
+    ProtocolSpec("sum_boundary", True, clicks=1, oracle=True, first="boundary",
+                 description="SUM Table 5: 1 boundary point (median of the 10-px band, row-major), oracle best of 3"),
 )}
 
 
 def describe_protocols() -> list[str]:
     """One line per protocol (name and description), as ``robustseg protocols`` lists them."""
-    return [f"{spec.name:12s} {spec.description}" for spec in EVAL_PROTOCOLS.values()]
+    width = max(map(len, EVAL_PROTOCOLS))
+    return [f"{spec.name:{width}s} {spec.description}" for spec in EVAL_PROTOCOLS.values()]

@@ -61,7 +61,10 @@ class ImageMaskFolders(Source):
     citation = ""
     homepage = ""
     DEFAULTS: dict = {"images": "images", "masks": "masks", "mask_suffix": ".png", "image_exts": "",
-                      "mask_mode": "binary", "list_file": None, "category": "object"}
+                      "mask_mode": "binary", "list_file": None, "category": "object", "image_suffix": "",
+                      "first": 0}
+    # options added later are recorded in params() only when set, so earlier builds keep their identity
+    LATER = {"image_suffix": "", "first": 0}
 
     def __init__(self, root: str | os.PathLike, **options):
         unknown = sorted(set(options) - set(self.DEFAULTS))
@@ -81,11 +84,17 @@ class ImageMaskFolders(Source):
             self.ann_files = [lst]
             stems = sorted({Path(line.strip()).stem for line in lst.read_text().splitlines() if line.strip()})
             self.images = [self._image_for(stem, exts) for stem in stems]
+        elif o["image_suffix"]:  # CascadePSP layout: <key>_im.jpg beside <key>_gt.png
+            self.images = sorted(p for p in self.image_dir.iterdir() if p.is_file() and p.name.endswith(o["image_suffix"]))
         else:
             files = [p for p in image_files(self.image_dir) if p.suffix.lower() in exts]
             if self.image_dir == self.mask_dir:  # MSRA10K keeps images and masks side by side
                 files = [p for p in files if p.name != p.stem + o["mask_suffix"]]
             self.images = files
+        if not isinstance(o["first"], int) or isinstance(o["first"], bool) or o["first"] < 0:
+            raise ValueError(f"{self.name}: first must be a whole number >= 0 (0 = every image), not {o['first']!r}")
+        if o["first"]:  # SUM evaluates on "the first 1,000 images" of some validation sets
+            self.images = self.images[:o["first"]]
 
     def _image_for(self, stem: str, exts: tuple) -> Path:
         for e in exts:
@@ -98,16 +107,21 @@ class ImageMaskFolders(Source):
         return len(self.images)
 
     def params(self) -> dict:
-        return {"root": str(self.root), **self.options, "lists": files_digest(self.ann_files, self.root)}
+        options = {k: v for k, v in self.options.items() if k not in self.LATER or v != self.LATER[k]}
+        return {"root": str(self.root), **options, "lists": files_digest(self.ann_files, self.root)}
+
+    def _key(self, img_path: Path) -> str:
+        suffix = self.options["image_suffix"]
+        return img_path.name[:-len(suffix)] if suffix else img_path.stem
 
     def __getitem__(self, index: int) -> Sample:
         img_path = self.images[index]
-        mask_path = self.mask_dir / (img_path.stem + self.options["mask_suffix"])
+        mask_path = self.mask_dir / (self._key(img_path) + self.options["mask_suffix"])
         image = read_image(img_path, root=self.root)
         mask = read_mask(mask_path, root=self.root)
         check_same_size(mask, image, mask_path, img_path)
         objects = mask_objects(mask, self.options["mask_mode"], mask_path, self.options["category"])
-        return Sample(image_id=img_path.stem, image=image, objects=objects, source=self.name)
+        return Sample(image_id=self._key(img_path), image=image, objects=objects, source=self.name)
 
 
 def _preset(name: str, description: str, layout: str, defaults: dict, license: str = "see the dataset's own terms",

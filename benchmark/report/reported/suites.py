@@ -23,12 +23,14 @@ MATCHES = ("exact", "approximate", "none")
 @dataclass(frozen=True)
 class SourceInput:
     """Where one robustseg source reads its files: ``root`` relative to ``--data-root`` (or absolute;
-    None for a source without files, e.g. synthetic), paths that must exist under it, and options."""
+    None for a source without files, e.g. synthetic), paths that must exist under it (``a|b``: either),
+    options, and what to download where (``"<url> -> <path under root>"``) when they are missing."""
 
     source: str
     root: Optional[str]
     requires: tuple[str, ...] = ()
     options: dict = field(default_factory=dict)
+    download: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ class Suite:
 
 def _input(source: str, defaults: dict, override: dict) -> SourceInput:
     spec = {**defaults.get(source, {}), **override.get(source, {})}
-    return SourceInput(source, spec["root"], tuple(spec.get("requires", ())), dict(spec.get("options", {})))
+    return SourceInput(source, spec["root"], tuple(spec.get("requires", ())), dict(spec.get("options", {})),
+                       tuple(spec.get("download", ())))
 
 
 def _match(paper_protocol: str, spec: dict) -> ProtocolMatch:

@@ -12,7 +12,7 @@ from .status import SuiteStatus
 from .tabulate import Cell
 
 CSV_COLUMNS = ("suite", "paper", "table", "model", "our_model", "dataset", "condition", "protocol", "our_protocol",
-               "round", "match", "metric", "printed", "reported", "reproduced", "difference", "instances", "note")
+               "round", "match", "metric", "printed", "reported", "reproduced", "difference", "instances", "note", "data")
 STATS_COLUMNS = ("metric", "protocol", "condition", "model_a", "model_b", "datasets", "mean_diff", "statistic",
                  "pvalue", "effect_size")
 
@@ -24,7 +24,7 @@ def write_csv(cells: Sequence[Cell]) -> str:
     for c in cells:
         w.writerow([c.suite, c.paper, c.table, c.model, c.our_model, c.dataset, c.condition, c.protocol,
                     c.our_protocol, c.round, c.match, c.metric, c.printed, _f(c.reported), _f(c.reproduced),
-                    _f(c.difference), c.instances, c.note])
+                    _f(c.difference), c.instances, c.note, c.data])
     return buf.getvalue()
 
 
@@ -53,7 +53,7 @@ def _grid(cells: Sequence[Cell], notes: dict[str, int]) -> list[str]:
 
 
 def write_markdown(suite: Suite, status: SuiteStatus, cells: Sequence[Cell], stats: Sequence[dict],
-                   limit: Optional[int]) -> str:
+                   limit: Optional[int], data_lines: Sequence[str] = ()) -> str:
     paper = PAPERS[suite.paper]
     lines = [f"# {suite.name}: {suite.title}", "",
              f"{paper.title} ({paper.venue}), {', '.join(suite.tables) or 'no tables in the seed text'}.", "",
@@ -62,6 +62,7 @@ def write_markdown(suite: Suite, status: SuiteStatus, cells: Sequence[Cell], sta
     if limit is not None:
         lines += [f"**Subsample:** at most {limit} images per source (`limit`); numbers are not the full sets'.", ""]
     lines += ["## Inputs", ""] + [f"- {i.kind} **{i.name}**: {i.state}, {i.detail}" for i in status.inputs] + [""]
+    lines += ["## Data used", ""] + list(data_lines or ["No dataset was read.", ""])
     lines += ["## Protocols", ""] + [f"- {m.paper_protocol} → {m.protocol or 'not runnable'}"
                                      f"{f' round {m.round}' if m.protocol else ''} ({m.match}): {m.note}"
                                      for m in suite.matches] + [""]

@@ -13,6 +13,7 @@ from ...jobs import atomic_write_text
 from ...vocab import AP_LABELS, COLUMN_OF
 from ..reported import load_reported
 from ..reported.suites import SourceInput, Suite, SuiteDataset
+from .provenance import cell_data, data_used, markdown_lines
 from .render import stats_csv, write_csv, write_markdown
 from .status import InputStatus, MissingInputsError, ModelSelection, get_suite, input_root, suite_status
 from .tabulate import Tabulator, cells_of, statistics
@@ -141,10 +142,15 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
     frames = _results(runnable, builds, protocols, out, device, dict(model_kwargs or {}), need_masks, progress,
                       random_weights)
     cells = cells_of(s, Tabulator(s, status, builds, frames), s.reported(load_reported()))
+    used = data_used(s, builds, override, out / "datasets")
+    for c in cells:
+        if c.reproduced is not None:
+            c.data = "; ".join(f"{u.source}:{u.split} images={u.images} instances={u.instances} "
+                               f"manifest_sha256={u.manifest_sha256}" for u in cell_data(used, s, c.dataset))
     stats = statistics(s, cells) if s.statistics else []
     path = out / f"{s.name}.csv"
     atomic_write_text(path, write_csv(cells))
-    atomic_write_text(out / f"{s.name}.md", write_markdown(s, status, cells, stats, limit))
+    atomic_write_text(out / f"{s.name}.md", write_markdown(s, status, cells, stats, limit, markdown_lines(used)))
     if s.statistics:
         atomic_write_text(out / f"{s.name}_stats.csv", stats_csv(stats))
     return path

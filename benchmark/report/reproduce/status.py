@@ -1,12 +1,13 @@
 """What a suite needs (datasets, checkpoints) and whether each input is present; nothing is read but folders."""
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
 
-from ..reported import PAPERS
+from ..reported import PAPERS, load_reported
 from ..reported.suites import SourceInput, Suite, SuiteDataset, SuiteModel, load_suites
 from ...errors import UnknownNameError, UserError
 
@@ -77,9 +78,13 @@ def _dataset_status(ds: SuiteDataset, data_root: Optional[Path]) -> InputStatus:
         elif not root.is_dir():
             problems.append(f"{inp.source}: folder {root} not found")
         else:
-            absent = [r for r in inp.requires if not (root / r).exists()]
+            absent = [r for r in inp.requires if not any((root / a).exists() for a in r.split("|"))]
             if absent:
-                problems.append(f"{inp.source}: {root} lacks {', '.join(absent)}")
+                problems.append(f"{inp.source}: {root} lacks {', '.join(a.replace('|', ' or ') for a in absent)}")
+        if problems and problems[-1].startswith(f"{inp.source}:") and inp.download:
+            where = root if root is not None and data_root is not None else Path("<data-root>") / inp.root
+            problems[-1] += " (download " + "; ".join(f"{u} to {where / d}" for u, d in
+                                                      (x.split(" -> ", 1) for x in inp.download)) + ")"
     if problems:
         return InputStatus("dataset", ds.dataset, "missing", "; ".join(problems))
     return InputStatus("dataset", ds.dataset, "present", ", ".join(where))
@@ -150,6 +155,24 @@ def list_suites_status(data_root: Optional[str | os.PathLike],
     return [suite_status(s, data_root, checkpoints or {}) for s in load_suites()]
 
 
+def cell_counts(suite: Suite, status: SuiteStatus) -> tuple[int, int]:
+    """(runnable, total) printed cells (planned cells for a suite without tables). A cell is runnable
+    when its model has a robustseg model whose weights exist (present or to be supplied), its dataset
+    (every member, for an average) has a reader, and its protocol maps to a robustseg protocol."""
+    ok = {(i.kind, i.name) for i in status.inputs if i.state in ("present", "missing", "skipped")}
+
+    def readable(d: str) -> bool:
+        return all(("dataset", m) in ok for m in suite.aggregate_members.get(d, (d,)))
+
+    rows = suite.reported(load_reported())
+    keys = [(r.model, r.dataset, r.protocol) for r in rows] or [
+        (m.name, d, p) for m, d, _, p, _ in itertools.product(
+            suite.models, [d.dataset for d in suite.datasets] + list(suite.aggregates), suite.conditions,
+            suite.protocols, suite.metrics)]
+    runnable = sum(1 for m, d, p in keys if ("model", m) in ok and readable(d) and suite.match(p).protocol)
+    return runnable, len(keys)
+
+
 def format_status(statuses: Sequence[SuiteStatus]) -> str:
     """The text of ``robustseg reproduce --list``."""
     suites = {s.name: s for s in load_suites()}
@@ -158,8 +181,9 @@ def format_status(statuses: Sequence[SuiteStatus]) -> str:
         s = suites[st.suite]
         tables = ", ".join(st.tables) or "no tables in the seed"
         state = "ready" if st.ready else "MISSING INPUTS" if st.runnable else "nothing runnable"
+        runnable, total = cell_counts(s, st)
         lines += [f"{st.suite}  [{state}]", f"  {PAPERS[st.paper].title} ({PAPERS[st.paper].venue}): {tables}",
-                  f"  {s.title}"]
+                  f"  {s.title}", f"  cells   {runnable} of {total} runnable given the named data and checkpoints"]
         for kind in ("dataset", "model"):
             for i in (i for i in st.inputs if i.kind == kind):
                 lines.append(f"  {kind:7s} {i.state:11s} {i.name}: {i.detail}")

@@ -39,6 +39,7 @@ class Cell:
     reproduced: Optional[float]
     instances: int
     note: str
+    data: str = ""  # which data the reproduced number used: source:split images/instances sha256 (see provenance)
 
     @property
     def difference(self) -> Optional[float]:

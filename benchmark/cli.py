@@ -49,8 +49,7 @@ class _Progress:
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
             self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, file=sys.stderr, dynamic_ncols=True)
-        self.bar.n = done
-        self.bar.refresh()
+        self.bar.update(done - self.bar.n)  # update(), not n=: tqdm's rate and time left come from updates
         if done >= total:
             self.close()
 
@@ -104,7 +103,7 @@ def cmd_eval(a) -> int:
         if options:  # a non-default configuration must not pass for the model's default one
             model.name = f"{spec}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
         for protocol in a.protocol:
-            bar = _Progress(f"eval {model.name} {protocol}")
+            bar = _Progress(f"eval {model.name} {protocol}", unit="image")
             try:
                 r = evaluate(model, a.dataset, protocol, a.out, checkpoint=a.checkpoint, device=a.device,
                              dataset_name=a.dataset_name,
@@ -120,7 +119,7 @@ def cmd_leaderboard(a) -> int:
     from .report.leaderboard import build_leaderboards
 
     for p in build_leaderboards(a.results, a.out, plots=not a.no_plots, reported=not a.no_reported,
-                                allow_incomplete=a.allow_incomplete):
+                                allow_incomplete=a.allow_incomplete, html=a.html, reference_model=a.reference_model):
         print(p)
     return 0
 
@@ -304,6 +303,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reported", action="store_true", help="leave out the papers' reported numbers")
     p.add_argument("--allow-incomplete", action="store_true",
                    help="also read unfinished evaluations (no manifest.json); their means are partial")
+    p.add_argument("--html", metavar="SITE_DIR", help="also write the static web leaderboard there (opens from file://)")
+    p.add_argument("--reference-model", help="model the corruption errors (CE, mCE, relative mCE) are relative to")
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("push", help="upload a built dataset to the Hugging Face Hub (needs HF_TOKEN or a login)")

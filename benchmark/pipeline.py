@@ -61,7 +61,9 @@ def run_default(out: str | os.PathLike = "runs/default", *, profile: str = "robu
                 models: Sequence[str] = DEFAULT_MODELS, protocols: Sequence[str] = DEFAULT_PROTOCOLS,
                 progress: Optional[ProgressFactory] = None, echo: Callable[[str], None] = print) -> DefaultRun:
     """Build ``out/dataset``, evaluate every model x protocol into ``out/results``, write
-    ``out/leaderboards``. Every step resumes: rerunning skips what is done."""
+    ``out/leaderboards`` (with the papers' reported rows, exactly as ``robustseg leaderboard`` writes the
+    committed ``leaderboards/``) and its web site ``out/leaderboards/site``. Every step resumes: rerunning
+    skips what is done."""
     out = Path(out)
     t0 = time.time()
     bar = progress("build", "chunk") if progress else None
@@ -72,12 +74,12 @@ def run_default(out: str | os.PathLike = "runs/default", *, profile: str = "robu
     name = f"synthetic_{profile}" if profile.isidentifier() else "synthetic"
     for model in models:
         for protocol in protocols:
-            bar = progress(f"eval {model} {protocol}", "file") if progress else None
+            bar = progress(f"eval {model} {protocol}", "image") if progress else None
             for line in describe_eval(evaluate(model, out / "dataset", protocol, out / "results", dataset_name=name,
                                                progress=bar)):
                 echo(line)
     echo("leaderboards:")
-    written = build_leaderboards([out / "results"], out / "leaderboards", reported=False)
+    written = build_leaderboards([out / "results"], out / "leaderboards", html=out / "leaderboards" / "site")
     for p in written:
         echo(str(p))
     return DefaultRun(out / "dataset", out / "results", written, time.time() - t0)

@@ -255,8 +255,23 @@ def _add_build_args(p, out_default: str | None) -> None:
         p.add_argument("--out", default=out_default)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("robustseg")
+    except PackageNotFoundError:  # running from a source tree that was never pip-installed
+        return "unknown (not installed)"
+
+
+def _comma_lists(values: list[str] | None) -> list[str] | None:
+    """``--model a,b --model c`` -> [a, b, c], as ``--profile`` takes a comma list."""
+    return None if values is None else [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="robustseg", description="Robustness benchmark for promptable segmenters.")
+    ap.add_argument("--version", action="version", version=f"robustseg {_version()}")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("build", help="build a parquet dataset: source x corruption profile x seed")
@@ -277,9 +292,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate models on a built dataset")
     p.add_argument("--dataset", required=True, help="built dataset folder")
-    p.add_argument("--model", action="append", required=True, help="registry name or module:Class (repeatable)")
+    p.add_argument("--model", action="append", required=True, help="registry name or module:Class (repeatable, or a comma list)")
     p.add_argument("--protocol", action="append", default=None,
-                   help="protocol (repeatable; default box and point; see `robustseg protocols`)")
+                   help="protocol (repeatable, or a comma list; default box,point; see `robustseg protocols`)")
     p.add_argument("--checkpoint", help="local checkpoint file for the model")
     p.add_argument("--model-option", action="append", metavar="KEY=VALUE",
                    help="extra model argument, e.g. config=tiny or dtype=bfloat16 (repeatable; shown in the model name)")
@@ -376,8 +391,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="build, evaluate and rank on the embedded synthetic source (no downloads)")
     _add_build_args(p, "runs/default")
-    p.add_argument("--model", action="append", default=None, help="models (default: box, grabcut)")
-    p.add_argument("--protocol", action="append", default=None, help="protocols (default: box, point)")
+    p.add_argument("--model", action="append", default=None, help="models (repeatable, or a comma list; default: box,grabcut)")
+    p.add_argument("--protocol", action="append", default=None, help="protocols (repeatable, or a comma list; default: box,point)")
     p.set_defaults(func=cmd_run)
     return ap
 
@@ -393,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     from .report.reproduce import MissingInputsError
 
     args = parser().parse_args(argv)
+    for name in ("model", "protocol"):
+        if isinstance(getattr(args, name, None), list):
+            setattr(args, name, _comma_lists(getattr(args, name)))
     if getattr(args, "protocol", "unset") is None:
         args.protocol = ["box", "point"]
     if args.cmd == "run" and args.model is None:

@@ -93,10 +93,12 @@ class GrabCutBaseline(_WeightFree):
     (background) inside the points' grown box. OpenCV's RNG is reseeded per call, so results are
     deterministic.
 
-    Fallback rule: when GrabCut's mask keeps less than ``min_box_fraction`` (10%) of the prompt box's
-    pixels (empty, or collapsed onto a sliver, as on low-contrast photos), or covers the whole region of
-    interest (no background found), the prediction is the filled prompt box, the ``box`` baseline's mask,
-    so GrabCut never scores below the trivial box by giving up."""
+    Fallback rule, box prompts: when GrabCut's mask keeps less than ``min_box_fraction`` (10%) of the
+    prompt box's pixels (empty, or collapsed onto a sliver, as on low-contrast photos), or covers the
+    whole region of interest (no background found), the prediction is the filled prompt box, the ``box``
+    baseline's mask, so GrabCut never scores below the trivial box by giving up. Point prompts: the
+    points' grown box is no statement about the object's extent, so only an empty mask, or one that
+    contains none of the positive points, falls back to that box."""
 
     def __init__(self, device: str = "cpu", iterations: int = 5, max_side: int = 160, min_box_fraction: float = 0.1):
         super().__init__(device)
@@ -111,16 +113,26 @@ class GrabCutBaseline(_WeightFree):
         out = []
         for i, box in enumerate(boxes):
             pts = None if prompts.points is None else (prompts.points[i], prompts.point_labels[i])
-            out.append(self._with_fallback(image, box, *self._one(image, box, pts)))
+            mask, whole_roi = self._one(image, box, pts)
+            out.append(self._with_fallback(image, box, mask, whole_roi) if pts is None
+                       else self._points_fallback(image, box, mask, pts))
         return _scored(image, out)
 
     def _with_fallback(self, image: np.ndarray, box: np.ndarray, mask: np.ndarray, whole_roi: bool) -> np.ndarray:
-        """The class docstring's fallback rule."""
+        """The class docstring's fallback rule for box prompts."""
         h, w = image.shape[:2]
         filled = _fill(box, h, w)
         kept = int((mask & filled).sum())
         degenerate = kept < self.min_box_fraction * max(1, int(filled.sum())) or whole_roi
         return filled if degenerate else mask
+
+    def _points_fallback(self, image: np.ndarray, box: np.ndarray, mask: np.ndarray, pts) -> np.ndarray:
+        """The class docstring's fallback rule for point prompts."""
+        h, w = image.shape[:2]
+        points, labels = pts
+        inside = [mask[min(h - 1, max(0, int(round(y)))), min(w - 1, max(0, int(round(x))))]
+                  for (x, y), lab in zip(points, labels) if lab == 1]
+        return mask if mask.any() and (not inside or any(inside)) else _fill(box, h, w)
 
     def _one(self, image: np.ndarray, box: np.ndarray, pts) -> tuple[np.ndarray, bool]:
         """GrabCut's mask at image size, and whether it covers its whole region of interest."""

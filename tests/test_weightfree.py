@@ -54,3 +54,19 @@ def test_grabcut_falls_back_to_the_box_when_degenerate():
     g.set_image(flat)
     pred = g.predict(Prompts(boxes=box[None]))
     assert pred.masks[0, 0].sum() >= 0.1 * filled.sum()
+
+
+def test_grabcut_point_fallback_only_when_empty_or_missing_the_clicks():
+    g = GrabCutBaseline()
+    img = _scene()
+    box = np.array([25, 15, 55, 45], np.float32)
+    pts = (np.array([[40.0, 30.0]], np.float32), np.array([1]))
+    filled = np.zeros(img.shape[:2], bool)
+    filled[15:46, 25:56] = True
+    big = np.zeros_like(filled)
+    big[5:60, 10:70] = True  # larger than the points' box, and holds the click: kept
+    assert np.array_equal(g._points_fallback(img, box, big, pts), big)
+    elsewhere = np.zeros_like(filled)
+    elsewhere[0:5, 0:5] = True  # misses the click
+    assert np.array_equal(g._points_fallback(img, box, elsewhere, pts), filled)
+    assert np.array_equal(g._points_fallback(img, box, np.zeros_like(filled), pts), filled)

@@ -114,7 +114,7 @@ def write_site(out: str | Path, tracks: list[TrackData], provenance: dict[str, M
                leaderboard_dir: str | Path | None = None) -> list[Path]:
     """Write the site under ``out``: index.html, track-<track>.html, model-<name>.html, the stylesheet,
     the script and the plots (copied into ``out/plots``). ``leaderboard_dir``: where the CSVs live, so
-    the pages can link them with a relative path (omitted when it is not an ancestor-free sibling)."""
+    the pages can link them (only when the site is that folder or directly inside it)."""
     out = Path(out)
     env = _environment()
     order = {t: i for i, t in enumerate(TRACKS)}
@@ -140,13 +140,14 @@ def write_site(out: str | Path, tracks: list[TrackData], provenance: dict[str, M
             tests=[_test_view(x) for x in t.tests], summaries=_summary_views(t.summaries),
             files=[f"{csv_link}{f}" for f in t.files] if csv_link is not None else [])
         written.append(_write(out / track_pages[t.track], html))
+    model_views = _model_views(tracks, provenance, pages)
     index = env.get_template("index.html.j2").render(
         nav=nav, tracks=[{"name": t.track, "page": track_pages[t.track], "datasets": len({r.dataset for r in t.rows}),
                           "measured": sum(r.kind == "measured" for r in t.rows),
                           "reported": sum(r.kind == "reported" for r in t.rows)} for t in tracks],
-        models=_model_views(tracks, provenance, pages))
+        models=model_views)
     written.append(_write(out / "index.html", index))
-    for view in _model_views(tracks, provenance, pages):
+    for view in model_views:
         written.append(_write(out / view["page"], env.get_template("model.html.j2").render(nav=nav, model=view)))
     return written
 

@@ -75,7 +75,8 @@ class _WeightFree(PromptableSegmenter):
         return self._image
 
 
-@register_model("box", description="the prompt box filled (points: their box grown by 10% of the short side)")
+@register_model("box", description="the prompt box filled (points: their box grown by 10% of the short side); "
+                                   "score: colour separability")
 class BoxBaseline(_WeightFree):
     def predict(self, prompts: Prompts, multimask: bool = False) -> Prediction:
         image = self._require_image()
@@ -83,7 +84,8 @@ class BoxBaseline(_WeightFree):
         return _scored(image, [_fill(b, h, w) for b in _prompt_boxes(prompts, h, w)])
 
 
-@register_model("grabcut", description="OpenCV GrabCut initialised from the prompt box or points, 5 iterations")
+@register_model("grabcut", description="OpenCV GrabCut initialised from the prompt box or points, 5 iterations; "
+                                       "the prompt box when its mask is degenerate; score: colour separability")
 class GrabCutBaseline(_WeightFree):
     """GrabCut on a region of interest: the prompt box grown by half its size on each side, resized
     so its longer side is at most ``max_side`` pixels; the mask is resized back (nearest).

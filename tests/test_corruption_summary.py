@@ -44,3 +44,30 @@ def test_without_reference_ce_is_empty_and_said():
     assert s.ce == {} and math.isnan(s.mce) and s.per_corruption == {"fog": 70.0}
     assert "--reference-model" in summary_markdown("robustseg_box", [s])
     assert summary_csv([s]).splitlines()[1:] == ["d,box,m,,fog,70.00,,", "d,box,m,,all,70.00,,"]
+
+
+def test_leaderboard_writes_summaries_against_the_cli_reference(tmp_path):
+    import csv
+
+    from benchmark.cli import main
+    from benchmark.data.build import BuildConfig, build
+    from benchmark.eval.evaluate import evaluate
+
+    ds = tmp_path / "ds"
+    build(BuildConfig(source_options={"num_images": 3, "width": 64, "height": 48},
+                      profile="imagecorruptions/fog:1,imagecorruptions/fog:3,imagecorruptions/contrast:2",
+                      image_format="png"), ds)
+    for model in ("box", "grabcut"):
+        evaluate(model, ds, "box", tmp_path / "results")
+    assert main(["leaderboard", str(tmp_path / "results"), "--out", str(tmp_path / "lb"), "--no-plots",
+                 "--no-reported", "--reference-model", "grabcut"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "lb" / "robustseg_box_corruptions.csv")))
+    assert {(r["model"], r["corruption"]) for r in rows} == {(m, c) for m in ("box", "grabcut")
+                                                              for c in ("fog", "contrast", "all")}
+    ref = {r["corruption"]: r for r in rows if r["model"] == "grabcut"}
+    assert ref["all"]["CE"] == "100.00" and ref["fog"]["CE"] == "100.00" and ref["all"]["reference"] == "grabcut"
+    lb = {(r["model"], r["condition"], r["severity"]): float(r["mIoU"])
+          for r in csv.DictReader(open(tmp_path / "lb" / "robustseg_box.csv"))}
+    box_fog = {r["corruption"]: r for r in rows if r["model"] == "box"}["fog"]
+    assert float(box_fog["mIoU"]) == pytest.approx((lb[("box", "fog", "1")] + lb[("box", "fog", "3")]) / 2, abs=0.01)
+    assert "| contrast |" in (tmp_path / "lb" / "robustseg_box_corruptions.md").read_text()

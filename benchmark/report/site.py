@@ -100,7 +100,7 @@ def _model_views(tracks: list[TrackData], provenance: dict[str, ModelProvenance]
         prov = provenance.get(name)
         views.append({"name": name, "page": page, "registered": info is not None,
                       "description": info.description if info else "",
-                      "weights": info.weights_status if info else "not a model of this installation (reported only)",
+                      "weights": info.weights_status if info else "reported in the papers only (their model name; not measured here)",
                       "verified": info.verified if info else "",
                       "checkpoints": [c or "none (weight-free or random init)" for c in prov.checkpoints] if prov else [],
                       "datasets": list(prov.datasets) if prov else [], "reported_from": sources,

@@ -82,9 +82,18 @@ def resolve_model(spec: str) -> ModelInfo:
     if ":" in spec:
         mod_name, _, attr = spec.partition(":")
         try:
-            obj = getattr(importlib.import_module(mod_name), attr)
-        except (ImportError, AttributeError) as e:
+            module = importlib.import_module(mod_name)
+        except ModuleNotFoundError as e:
+            if e.name and mod_name.startswith(e.name) and (mod_name == e.name or mod_name[len(e.name)] == "."):
+                raise UnknownModelError(
+                    f"cannot load model class {spec!r}: module {e.name!r} is not on the import path; install your "
+                    "package (pip install -e .) or run from the folder that holds it (or add it to PYTHONPATH)") from e
             raise UnknownModelError(f"cannot load model class {spec!r}: {e}") from e
+        except ImportError as e:
+            raise UnknownModelError(f"cannot load model class {spec!r}: {e}") from e
+        if not hasattr(module, attr):
+            raise UnknownModelError(f"cannot load model class {spec!r}: module {mod_name!r} has no {attr!r}")
+        obj = getattr(module, attr)
         return ModelInfo(spec, obj, getattr(obj, "__doc__", "") or "user model")
     raise UnknownModelError(f"unknown model {spec!r}; valid names: {', '.join(sorted(_MODELS))} (or module:Class)"
                             + missing_extra_hint())

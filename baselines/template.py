@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checkpoints import load_checkpoint
-from .contract import Prediction, PromptableSegmenter, Prompts, resolve_device
+# absolute imports: this file is meant to be copied into your own package
+from baselines.checkpoints import load_checkpoint
+from baselines.contract import Prediction, PromptableSegmenter, Prompts, resolve_device
 
 
 class TemplateModel(PromptableSegmenter):

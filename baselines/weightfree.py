@@ -1,4 +1,10 @@
-"""Weight-free baselines that run anywhere: they set the floor every learned model must beat."""
+"""Weight-free baselines that run anywhere: they set the floor every learned model must beat.
+
+Both give a real confidence score, so AP ranks their masks: the **colour separability** of the mask
+against a ring of pixels around it, the Bhattacharyya distance (OpenCV ``compareHist``) between the
+8x8x8-bin RGB histograms of the mask and of the ring (the mask dilated by max(3, 15% of the square root of
+its area) pixels, minus the mask), in [0, 1]. A mask whose colours differ from its surroundings scores
+high; an empty mask, or one with no ring (it fills the image), scores 0."""
 from __future__ import annotations
 
 import cv2
@@ -31,6 +37,30 @@ def _fill(box: np.ndarray, h: int, w: int) -> np.ndarray:
     return m
 
 
+def separability(image: np.ndarray, mask: np.ndarray) -> float:
+    """Bhattacharyya distance between the colour histograms of ``mask`` and the ring around it (see
+    the module docstring): why a weight-free mask deserves more or less confidence than another."""
+    area = int(mask.sum())
+    if area == 0:
+        return 0.0
+    r = max(3, int(round(0.15 * np.sqrt(area))))
+    ys, xs = np.nonzero(mask)
+    y0, y1 = max(0, ys.min() - r), min(mask.shape[0], ys.max() + r + 1)
+    x0, x1 = max(0, xs.min() - r), min(mask.shape[1], xs.max() + r + 1)
+    inner = mask[y0:y1, x0:x1].astype(np.uint8)
+    ring = cv2.dilate(inner, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) & (1 - inner)
+    if not ring.any():
+        return 0.0
+    roi = np.ascontiguousarray(image[y0:y1, x0:x1])
+    hist = [cv2.calcHist([roi], [0, 1, 2], m, [8, 8, 8], [0, 256] * 3) for m in (inner, ring)]
+    return float(np.clip(cv2.compareHist(hist[0], hist[1], cv2.HISTCMP_BHATTACHARYYA), 0.0, 1.0))
+
+
+def _scored(image: np.ndarray, masks: list[np.ndarray]) -> Prediction:
+    m = np.stack(masks)[:, None]
+    return Prediction(masks=m, scores=np.array([[separability(image, x)] for x in masks], dtype=np.float32))
+
+
 class _WeightFree(PromptableSegmenter):
     def __init__(self, device: str = "cpu"):
         self.device = device  # accepted for a uniform factory signature; these run on the CPU
@@ -45,15 +75,17 @@ class _WeightFree(PromptableSegmenter):
         return self._image
 
 
-@register_model("box", description="the prompt box filled (points: their box grown by 10% of the short side)")
+@register_model("box", description="the prompt box filled (points: their box grown by 10% of the short side); "
+                                   "score: colour separability")
 class BoxBaseline(_WeightFree):
     def predict(self, prompts: Prompts, multimask: bool = False) -> Prediction:
-        h, w = self._require_image().shape[:2]
-        masks = np.stack([_fill(b, h, w) for b in _prompt_boxes(prompts, h, w)])[:, None]
-        return Prediction(masks=masks, scores=np.ones(masks.shape[:2], dtype=np.float32))
+        image = self._require_image()
+        h, w = image.shape[:2]
+        return _scored(image, [_fill(b, h, w) for b in _prompt_boxes(prompts, h, w)])
 
 
-@register_model("grabcut", description="OpenCV GrabCut initialised from the prompt box or points, 5 iterations")
+@register_model("grabcut", description="OpenCV GrabCut initialised from the prompt box or points, 5 iterations; "
+                                       "the prompt box when its mask is degenerate; score: colour separability")
 class GrabCutBaseline(_WeightFree):
     """GrabCut on a region of interest: the prompt box grown by half its size on each side, resized
     so its longer side is at most ``max_side`` pixels; the mask is resized back (nearest).
@@ -61,12 +93,20 @@ class GrabCutBaseline(_WeightFree):
     Box prompts mark the box as probable foreground and the rest of the ROI as background; point
     prompts mark discs of radius 3 px around positive (negative) points as sure foreground
     (background) inside the points' grown box. OpenCV's RNG is reseeded per call, so results are
-    deterministic."""
+    deterministic.
 
-    def __init__(self, device: str = "cpu", iterations: int = 5, max_side: int = 160):
+    Fallback rule, box prompts: when GrabCut's mask keeps less than ``min_box_fraction`` (10%) of the
+    prompt box's pixels (empty, or collapsed onto a sliver, as on low-contrast photos), or covers the
+    whole region of interest (no background found), the prediction is the filled prompt box, the ``box``
+    baseline's mask, so GrabCut never scores below the trivial box by giving up. Point prompts: the
+    points' grown box is no statement about the object's extent, so only an empty mask, or one that
+    contains none of the positive points, falls back to that box."""
+
+    def __init__(self, device: str = "cpu", iterations: int = 5, max_side: int = 160, min_box_fraction: float = 0.1):
         super().__init__(device)
         self.iterations = iterations
         self.max_side = max_side
+        self.min_box_fraction = min_box_fraction
 
     def predict(self, prompts: Prompts, multimask: bool = False) -> Prediction:
         image = self._require_image()
@@ -75,11 +115,29 @@ class GrabCutBaseline(_WeightFree):
         out = []
         for i, box in enumerate(boxes):
             pts = None if prompts.points is None else (prompts.points[i], prompts.point_labels[i])
-            out.append(self._one(image, box, pts))
-        masks = np.stack(out)[:, None]
-        return Prediction(masks=masks, scores=np.ones(masks.shape[:2], dtype=np.float32))
+            mask, whole_roi = self._one(image, box, pts)
+            out.append(self._with_fallback(image, box, mask, whole_roi) if pts is None
+                       else self._points_fallback(image, box, mask, pts))
+        return _scored(image, out)
 
-    def _one(self, image: np.ndarray, box: np.ndarray, pts) -> np.ndarray:
+    def _with_fallback(self, image: np.ndarray, box: np.ndarray, mask: np.ndarray, whole_roi: bool) -> np.ndarray:
+        """The class docstring's fallback rule for box prompts."""
+        h, w = image.shape[:2]
+        filled = _fill(box, h, w)
+        kept = int((mask & filled).sum())
+        degenerate = kept < self.min_box_fraction * max(1, int(filled.sum())) or whole_roi
+        return filled if degenerate else mask
+
+    def _points_fallback(self, image: np.ndarray, box: np.ndarray, mask: np.ndarray, pts) -> np.ndarray:
+        """The class docstring's fallback rule for point prompts."""
+        h, w = image.shape[:2]
+        points, labels = pts
+        inside = [mask[min(h - 1, max(0, int(round(y)))), min(w - 1, max(0, int(round(x))))]
+                  for (x, y), lab in zip(points, labels) if lab == 1]
+        return mask if mask.any() and (not inside or any(inside)) else _fill(box, h, w)
+
+    def _one(self, image: np.ndarray, box: np.ndarray, pts) -> tuple[np.ndarray, bool]:
+        """GrabCut's mask at image size, and whether it covers its whole region of interest."""
         h, w = image.shape[:2]
         x0, y0, x1, y1 = box
         mx, my = max(8.0, 0.5 * (x1 - x0)), max(8.0, 0.5 * (y1 - y0))
@@ -110,4 +168,4 @@ class GrabCutBaseline(_WeightFree):
             fg = cv2.resize(fg.astype(np.uint8), (rw, rh), interpolation=cv2.INTER_NEAREST).astype(bool)
         full = np.zeros((h, w), dtype=bool)
         full[ry0:ry1, rx0:rx1] = fg
-        return full
+        return full, bool(fg.all())

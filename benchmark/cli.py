@@ -19,8 +19,7 @@ class _Progress:
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
             self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, file=sys.stderr, dynamic_ncols=True)
-        self.bar.n = done
-        self.bar.refresh()
+        self.bar.update(done - self.bar.n)  # update(), not n=: tqdm's rate and time left come from updates
         if done >= total:
             self.close()
 
@@ -64,7 +63,8 @@ def cmd_leaderboard(a) -> int:
     from .report.leaderboard import build_leaderboards
 
     for p in build_leaderboards(a.results, a.out, plots=not a.no_plots, reported=not a.no_reported,
-                                allow_incomplete=a.allow_incomplete, allow_random_weights=a.allow_random_weights):
+                                allow_incomplete=a.allow_incomplete, allow_random_weights=a.allow_random_weights,
+                                html=a.html, reference_model=a.reference_model):
         print(p)
     return 0
 
@@ -180,8 +180,23 @@ def _add_build_args(p, out_default: str | None) -> None:
         p.add_argument("--out", default=out_default)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("robustseg")
+    except PackageNotFoundError:  # running from a source tree that was never pip-installed
+        return "unknown (not installed)"
+
+
+def _comma_lists(values: list[str] | None) -> list[str] | None:
+    """``--model a,b --model c`` -> [a, b, c], as ``--profile`` takes a comma list."""
+    return None if values is None else [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
 def parser() -> T.OneLineParser:
     ap = T.OneLineParser(prog="robustseg", description="Robustness benchmark for promptable segmenters.")
+    ap.add_argument("--version", action="version", version=f"robustseg {_version()}")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("build", help="build a parquet dataset: source x corruption profile x seed")
@@ -204,9 +219,9 @@ def parser() -> T.OneLineParser:
 
     p = sub.add_parser("eval", help="evaluate models on a built dataset")
     p.add_argument("--dataset", required=True, help="built dataset folder")
-    p.add_argument("--model", action="append", required=True, help="registry name or module:Class (repeatable)")
+    p.add_argument("--model", action="append", required=True, help="registry name or module:Class (repeatable, or a comma list)")
     p.add_argument("--protocol", action="append", default=None,
-                   help="protocol (repeatable; default box and point; see `robustseg protocols`)")
+                   help="protocol (repeatable, or a comma list; default box,point; see `robustseg protocols`)")
     p.add_argument("--checkpoint", help="local checkpoint file for the model")
     p.add_argument("--random-weights", action="store_true",
                    help="run a model with learned weights on its random init (no --checkpoint); results say so")
@@ -236,6 +251,8 @@ def parser() -> T.OneLineParser:
                    help="also read unfinished evaluations (no manifest.json); their means are partial")
     p.add_argument("--allow-random-weights", action="store_true",
                    help="also rank results of models run on random weights (labelled as such)")
+    p.add_argument("--html", metavar="SITE_DIR", help="also write the static web leaderboard there (opens from file://)")
+    p.add_argument("--reference-model", help="model the corruption errors (CE, mCE, relative mCE) are relative to")
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("push", help="upload a built dataset to the Hugging Face Hub (needs HF_TOKEN or a login)")
@@ -312,8 +329,8 @@ def parser() -> T.OneLineParser:
 
     p = sub.add_parser("run", help="build, evaluate and rank on the embedded synthetic source (no downloads)")
     _add_build_args(p, "runs/default")
-    p.add_argument("--model", action="append", default=None, help="models (default: box, grabcut)")
-    p.add_argument("--protocol", action="append", default=None, help="protocols (default: box, point)")
+    p.add_argument("--model", action="append", default=None, help="models (repeatable, or a comma list; default: box,grabcut)")
+    p.add_argument("--protocol", action="append", default=None, help="protocols (repeatable, or a comma list; default: box,point)")
     p.set_defaults(func=cmd_run)
     return ap
 
@@ -328,10 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as e:  # argparse printed its one line (or --help)
         return e.code if isinstance(e.code, int) else 2
-    if getattr(args, "protocol", "unset") is None:
-        args.protocol = ["box", "point"]
-    if args.cmd == "run" and args.model is None:
-        args.model = ["box", "grabcut"]
+    for name in ("model", "protocol"):
+        if isinstance(getattr(args, name, None), list):
+            setattr(args, name, _comma_lists(getattr(args, name)))
     try:
         with interrupts_unwind():
             return args.func(args)

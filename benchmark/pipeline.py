@@ -107,7 +107,7 @@ def evaluate_models(models: Sequence[str], dataset: str | os.PathLike, protocols
         if options:
             model.name = model_display_name(spec, options)
         for protocol in protocols or DEFAULT_PROTOCOLS:
-            bar = progress(f"eval {model.name} {protocol}", "file") if progress else None
+            bar = progress(f"eval {model.name} {protocol}", "image") if progress else None
             try:
                 r = evaluate(model, dataset, protocol, out, checkpoint=checkpoint, device=device, progress=bar,
                              **eval_options)
@@ -124,8 +124,10 @@ def run_default(out: str | os.PathLike = "runs/default", *, profile: str = "robu
                 models: Optional[Sequence[str]] = None, protocols: Optional[Sequence[str]] = None,
                 progress: Optional[ProgressFactory] = None, echo: Callable[[str], None] = print) -> DefaultRun:
     """Build ``out/dataset``, evaluate every model x protocol into ``out/results``, write
-    ``out/leaderboards``. Every step resumes: rerunning skips what is done. ``None``: the default models
-    (box, grabcut) and protocols (box, point)."""
+    ``out/leaderboards`` (with the papers' reported rows, exactly as ``robustseg leaderboard`` writes the
+    committed ``leaderboards/``) and its web site ``out/leaderboards/site``. Every step resumes: rerunning
+    skips what is done. ``None``: the default models (box, grabcut) and
+    protocols (box, point)."""
     out = Path(out)
     t0 = time.time()
     bar = progress("build", "chunk") if progress else None
@@ -137,7 +139,7 @@ def run_default(out: str | os.PathLike = "runs/default", *, profile: str = "robu
     evaluate_models(models or DEFAULT_MODELS, out / "dataset", protocols, out / "results", dataset_name=name,
                     progress=progress, echo=echo)
     echo("leaderboards:")
-    written = build_leaderboards([out / "results"], out / "leaderboards", reported=False)
+    written = build_leaderboards([out / "results"], out / "leaderboards", html=out / "leaderboards" / "site")
     for p in written:
         echo(str(p))
     return DefaultRun(out / "dataset", out / "results", written, time.time() - t0)

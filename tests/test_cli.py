@@ -11,7 +11,8 @@ from .conftest import run_cli
 
 def test_run_end_to_end_then_load_dataset(tmp_path):
     r = run_cli("run", "--out", tmp_path / "run", "--num-images", "4", "--image-size", "96x72",
-                "--profile", "robustsam/contrast,robustsam/resampling_blur")
+                "--profile", "robustsam/contrast,robustsam/resampling_blur", "--model", "box,grabcut",
+                "--protocol", "box,point")
     assert r.returncode == 0, r.stderr
     for piece in ("dataset:", "results:", "leaderboards:", "robustseg_box.csv", "load_dataset"):
         assert piece in r.stdout
@@ -24,6 +25,16 @@ def test_run_end_to_end_then_load_dataset(tmp_path):
             assert np.array_equal(decode_rle(o["mask"]), ann.mask)
     lb = (tmp_path / "run" / "leaderboards" / "robustseg_box.csv").read_text().splitlines()
     assert lb[0].startswith("track,dataset,model") and any(",grabcut,measured," in l for l in lb)
+    assert any(",reported," in l for l in lb)  # the run writes what the committed leaderboards hold
+    assert (tmp_path / "run" / "leaderboards" / "site" / "track-robustseg_point.html").exists()
+    assert "image" in r.stderr  # eval progress counts images
+
+
+def test_version():
+    from importlib.metadata import version
+
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"robustseg {version('robustseg')}"
 
 
 @pytest.mark.parametrize("args,expected", [

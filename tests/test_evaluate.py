@@ -31,6 +31,17 @@ def test_box_baseline_iou_matches_independent_computation(tiny_dataset, tmp_path
     assert (res.model == "box").all() and (res.protocol == "box").all()
 
 
+def test_progress_counts_images_and_resumed_files(tiny_dataset, tmp_path):
+    images = sum(m["rows"] for m in json.loads((tiny_dataset / "manifest.json").read_text())["files"].values())
+    calls = []
+    evaluate("box", tiny_dataset, "box", tmp_path, splits=None, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1] == (images, images) and len(calls) >= images  # one call per image, counting up
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    again = []
+    evaluate("box", tiny_dataset, "box", tmp_path, progress=lambda d, t: again.append((d, t)))
+    assert again[-1] == (images, images)  # files done by the first run count their images
+
+
 def test_resume_recomputes_only_missing(tiny_dataset, tmp_path):
     evaluate("grabcut", tiny_dataset, "point", tmp_path)
     files = sorted(p for p in tmp_path.rglob("*.parquet"))

@@ -15,8 +15,8 @@ def test_leaderboard_numbers_and_stable_bytes(tiny_dataset, tmp_path):
     files = build_leaderboards([results], out1, reported=False)
     build_leaderboards([results], out2, reported=False)
     names = sorted(p.name for p in files)
-    assert names == ["ap.csv", "ap.md", "robustseg_box.csv", "robustseg_box.md", "robustseg_box.png",
-                     "robustseg_point.csv", "robustseg_point.md", "robustseg_point.png"]
+    assert names == ["ap.csv", "ap.md", "robustseg_box.csv", "robustseg_box.md", "robustseg_box_ds.png",
+                     "robustseg_point.csv", "robustseg_point.md", "robustseg_point_ds.png"]
     for n in names:
         if not n.endswith(".png"):
             assert (out1 / n).read_bytes() == (out2 / n).read_bytes()
@@ -103,3 +103,27 @@ def test_cis_gaps_ap_noc_and_tests_against_direct_computation(tiny_dataset, tmp_
     assert float(t["p"]) == pytest.approx(wilcoxon(a.iou.to_numpy(), b.iou.to_numpy()).pvalue, rel=1e-3)
     assert float(t["p_holm"]) >= float(t["p"])
     assert any(p.name == "interactive.csv" for p in files)
+
+
+def test_plots_cover_every_dataset_and_stay_readable_at_96_conditions(tmp_path):
+    from PIL import Image
+
+    from benchmark.report.leaderboard import Row
+    from benchmark.report.plots import plot_track
+    from corruptions.profiles import IMAGECORRUPTIONS
+
+    rows = []
+    for dataset in ("a", "b/../c"):
+        for model in ("m1", "m2"):
+            rows.append(Row("robustseg_box", dataset, model, "measured", "box", "clear", 0, 9, {"mIoU": 80.0},
+                            ci={"mIoU": (75.0, 85.0)}))
+            rows += [Row("robustseg_box", dataset, model, "measured", "box", c, s, 9, {"mIoU": 80.0 - 5 * s},
+                         ci={"mIoU": (70.0 - 5 * s, 90.0 - 5 * s)}) for c in IMAGECORRUPTIONS for s in range(1, 6)]
+    written = plot_track("robustseg_box", rows, tmp_path)
+    assert sorted(written) == ["a", "b/../c"]
+    names = sorted(p.name for ps in written.values() for p in ps)
+    assert names == ["robustseg_box_a.png", "robustseg_box_a_severity.png", "robustseg_box_b_.._c.png",
+                     "robustseg_box_b_.._c_severity.png"]
+    assert all(p.parent == tmp_path for ps in written.values() for p in ps)  # a dataset name never picks a path
+    with Image.open(tmp_path / "robustseg_box_a.png") as im:
+        assert im.width <= 1600  # 20 groups (clear + 19 corruptions, mean over severities), not 96

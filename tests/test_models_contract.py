@@ -157,3 +157,18 @@ def test_wrong_mask_input_size_is_a_clear_error():
     p = Prompts(boxes=np.array([[1, 1, 9, 9]], np.float32), mask_inputs=np.zeros((1, 1, 256, 256), np.float32))
     with pytest.raises(ValueError, match=r"mask_inputs must be \(1, 1, 32, 32\)"):
         m.predict(p)
+
+
+def test_template_copied_into_a_user_package_runs(tmp_path):
+    import shutil
+
+    from .conftest import REPO, run_cli
+
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text("")
+    shutil.copy(REPO / "baselines" / "template.py", tmp_path / "mypkg" / "mymodel.py")
+    r = run_cli("check-model", "mypkg.mymodel:TemplateModel", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_cli("check-model", "notapkg.mymodel:TemplateModel", cwd=tmp_path)
+    assert r.returncode == 2 and "module 'notapkg' is not on the import path" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

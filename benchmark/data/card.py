@@ -15,13 +15,26 @@ def corruption_table(profile_spec: str) -> list[dict]:
     return rows
 
 
+#: Hugging Face licence identifiers a source's licence text may start with (the Hub's list, lower case)
+HUB_LICENSES = ("apache-2.0", "mit", "cc0-1.0", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0",
+                "cc-by-nc-nd-4.0", "odc-by", "odbl", "pddl")
+
+
+def hub_license(text: str) -> str:
+    """The card's ``license:``: the Hub identifier the source's licence text starts with (e.g.
+    "CC-BY-4.0 (COCO annotations) ..." -> ``cc-by-4.0``), else ``other``; the full text stays in the
+    card's Source section either way."""
+    first = text.split(" ", 1)[0].strip(",;").lower() if text else ""
+    return first if first in HUB_LICENSES else "other"
+
+
 def _yaml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def render_card(manifest: dict, source) -> str:
     b = manifest["build"]
-    lines = ["---", f"license: {_yaml_str(source.license)}", "task_categories:", "- image-segmentation",
+    lines = ["---", f"license: {hub_license(source.license)}", "task_categories:", "- image-segmentation",
              "tags:", "- robustness", "- segment-anything", "- robustseg", "configs:"]
     for i, (config, splits) in enumerate(sorted(manifest["splits"].items())):
         lines.append(f"- config_name: {config}")

@@ -130,11 +130,15 @@ def _image_rows(model: PromptableSegmenter, d: _Decoded, spec: ProtocolSpec, mul
 
 
 def _shard_rows(model: PromptableSegmenter, table: pa.Table, spec: ProtocolSpec, multimask: bool, ctx: dict,
-                where: str, batch_size: int, skip_errors: bool, encode_batch: int) -> tuple[list[dict], list[dict]]:
+                where: str, batch_size: int, skip_errors: bool, encode_batch: int,
+                on_image: Callable[[], None] = lambda: None) -> tuple[list[dict], list[dict]]:
     """Result rows of one dataset shard, and the images skipped because the model failed on them
-    (only with ``skip_errors``; otherwise the first failure stops the evaluation)."""
+    (only with ``skip_errors``; otherwise the first failure stops the evaluation). ``on_image`` is called
+    after every image (progress)."""
     rows, skipped = [], []
     for group in _groups(_prefetched(table.to_pylist(), where), encode_batch):
+        for _ in range(len(group) - len([d for d in group if d.objects])):
+            on_image()  # images without objects: nothing to evaluate
         todo = [d for d in group if d.objects]
         batched = len(todo) > 1
         if batched:
@@ -156,6 +160,7 @@ def _shard_rows(model: PromptableSegmenter, table: pa.Table, spec: ProtocolSpec,
                 if not skip_errors:
                     raise err from e
                 skipped.append({"image_id": r["image_id"], "error": str(err)})
+            on_image()
     return rows, skipped
 
 
@@ -186,7 +191,8 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     shards are done and writes the manifest, or raises IncompleteResultsError. ``encode_batch`` images
     are encoded in one batched forward (``set_images``; worth it on a GPU) while the next ones decode in
     a background thread; ``batch_size`` bounds the prompts per ``predict`` call. A model with learned
-    weights but no checkpoint is refused unless ``random_weights``; its results then record it."""
+    weights but no checkpoint is refused unless ``random_weights``; its results then record it. ``progress(done, total)``
+    counts images (a tqdm bar then shows images per second and the time left)."""
     if protocol not in EVAL_PROTOCOLS:
         raise UnknownNameError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(EVAL_PROTOCOLS)}")
     spec = EVAL_PROTOCOLS[protocol]
@@ -223,6 +229,14 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     mine = [f for k, f in enumerate(files) if k % n == i]
     ctx = {"model": model.name, "checkpoint_sha256": ckpt_sha, "dataset": name}
     total_rows, done, all_skipped = 0, 0, []
+    images_total = sum(int(manifest["files"][f]["rows"]) for f in mine)
+    images_done = [0]
+
+    def tick(k: int = 1) -> None:
+        images_done[0] += k
+        if progress:
+            progress(images_done[0], images_total)
+
     with folder_lock(target / STATE_DIR, f"eval-{i}-of-{n}.lock"):
         id_file = target / STATE_DIR / "eval.json"
         check_identity(id_file, identity, holds="results of a different evaluation", error=EvalConflictError)
@@ -236,17 +250,17 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
                                               f"{dataset_dir / 'manifest.json'}")
                 ctx_f = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
                 rows, skipped = _shard_rows(model, table, spec, multimask, ctx_f, str(src), batch_size,
-                                            skip_errors, encode_batch)
+                                            skip_errors, encode_batch, tick)
                 dest = inside(target, _out_rel(rel), f"result file for {rel}")
                 write_parquet_atomic(dest, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), compression="zstd")
                 info = {"input": rel, "input_sha256": meta["sha256"], "file": _out_rel(rel),
                         "sha256": sha256_file(dest), "rows": len(rows), "skipped": skipped}
                 atomic_write_json(_marker(target, rel), info)
+            else:
+                tick(int(meta["rows"]))  # done by an earlier run
             done += 1
             total_rows += info["rows"]
             all_skipped += [x | {"file": rel} for x in info["skipped"]]
-            if progress:
-                progress(done, len(mine))
         missing = [rel for rel in files if _verified(target, rel, manifest["files"][rel]) is None]
         if not missing:
             _write_results_manifest(target, identity)

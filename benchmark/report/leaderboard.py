@@ -141,27 +141,49 @@ def write_markdown(track: str, rows: list[Row], metric: str = "mIoU") -> str:
     return "\n".join(lines)
 
 
+def _provenance(df) -> dict:
+    from .site import ModelProvenance
+
+    return {m: ModelProvenance(tuple(sorted(g.checkpoint_sha256.fillna("").unique())), tuple(sorted(g.dataset.unique())))
+            for m, g in df.groupby("model", sort=True)}
+
+
 def build_leaderboards(results_dirs: list[str | os.PathLike], out: str | os.PathLike, plots: bool = True,
                        reported: bool = True, allow_incomplete: bool = False,
-                       allow_random_weights: bool = False) -> list[Path]:
+                       allow_random_weights: bool = False, html: str | os.PathLike | None = None,
+                       reference_model: str | None = None) -> list[Path]:
     """Regenerate every track's CSV, markdown, plots and paired tests under ``out``; returns the files
     written. ``reported`` adds the papers' printed numbers as rows marked ``reported``; results made on
-    random weights are refused unless ``allow_random_weights`` (then labelled in the model name)."""
+    random weights are refused unless ``allow_random_weights`` (then labelled in the model name). Tracks
+    with graded corruptions also get ``<track>_corruptions.csv/.md`` (per-corruption means; CE, mCE and
+    relative mCE against ``reference_model``). ``html``: also write the static web leaderboard there."""
+    from .corruption_summary import summarise, summary_csv, summary_markdown
+
     out = Path(out)
     df = results_frame(results_dirs, allow_incomplete, allow_random_weights)
     rows = _measured(df) + (reported_rows() if reported else [])
     tests = paired_tests(df)
-    written = []
+    written, pages = [], []
     for track in sorted({r.track for r in rows}):
-        rs = [r for r in rows if r.track == track]
+        rs = sorted((r for r in rows if r.track == track), key=Row.sort_key)
         metric = next((m for m in ("mIoU", "AP", "NoC90", "AUROC") if any(m in r.values for r in rs)), "mIoU")
         files = {f"{track}.csv": write_csv(rs), f"{track}.md": write_markdown(track, rs, metric)}
         ts = [t for t in tests if t.track == track]
         if ts:
             files[f"{track}_wilcoxon.csv"] = write_tests_csv(ts)
+        summaries = summarise([r for r in rs if r.kind == "measured"], reference_model)
+        if summaries:
+            files[f"{track}_corruptions.csv"] = summary_csv(summaries)
+            files[f"{track}_corruptions.md"] = summary_markdown(track, summaries)
         for name, text in files.items():
             atomic_write_text(out / name, text)
             written.append(out / name)
-        if plots:
-            written += plotting.plot_track(track, [r for r in rs if r.kind == "measured"], out)
+        figures = plotting.plot_track(track, [r for r in rs if r.kind == "measured"], out) if plots else {}
+        written += [p for ps in figures.values() for p in ps]
+        pages.append((track, rs, ts, figures, summaries, sorted(files)))
+    if html is not None:
+        from .site import TrackData, write_site
+
+        written += write_site(html, [TrackData(t, rs, metric_columns(rs), ts, figs, sm, names)
+                                     for t, rs, ts, figs, sm, names in pages], _provenance(df), out)
     return written

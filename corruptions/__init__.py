@@ -10,9 +10,11 @@ from .registry import (
     register_corruption,
 )
 from .apply import apply_corruption
+from .labels import apply_corruption_labels
 
 __all__ = [
     "CLEAR", "PROFILE_NAMES", "Corruption", "ImageFormatError", "UnknownCorruptionError", "apply_corruption",
+    "apply_corruption_labels",
     "corruption_rng", "get_corruption", "list_corruptions", "parse_profile", "profile", "register_corruption",
     "split_name", "to_rgb_uint8",
 ]

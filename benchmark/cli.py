@@ -93,23 +93,30 @@ def cmd_build(a) -> int:
 
 
 def cmd_eval(a) -> int:
-    from baselines import create_model
+    from baselines import create_model, resolve_model
 
     from .eval.evaluate import evaluate
+    from .eval.semantic import evaluate_semantic
     from .pipeline import describe_eval
 
     options = _kv(a.model_option)
     for spec in a.model:
-        model = create_model(spec, checkpoint=a.checkpoint, device=a.device, **options)
+        semantic = resolve_model(spec).kind == "semantic"
+        extra = {"random_weights": True} if semantic and a.random_weights else {}
+        model = create_model(spec, checkpoint=a.checkpoint, device=a.device, **options, **extra)
         if options:  # a non-default configuration must not pass for the model's default one
-            model.name = f"{spec}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
-        for protocol in a.protocol:
+            model.name = f"{model.name}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
+        for protocol in ["semantic"] if semantic else a.protocol:
             bar = _Progress(f"eval {model.name} {protocol}")
             try:
-                r = evaluate(model, a.dataset, protocol, a.out, checkpoint=a.checkpoint, device=a.device,
-                             dataset_name=a.dataset_name,
-                             splits=a.splits.split(",") if a.splits else None, shard=_shard(a.shard),
-                             skip_errors=a.skip_errors, merge=a.merge, encode_batch=a.encode_batch, progress=bar)
+                if semantic:
+                    r = evaluate_semantic(model, a.dataset, a.out, dataset_name=a.dataset_name, shard=_shard(a.shard),
+                                          progress=bar)
+                else:
+                    r = evaluate(model, a.dataset, protocol, a.out, checkpoint=a.checkpoint, device=a.device,
+                                 dataset_name=a.dataset_name,
+                                 splits=a.splits.split(",") if a.splits else None, shard=_shard(a.shard),
+                                 skip_errors=a.skip_errors, merge=a.merge, encode_batch=a.encode_batch, progress=bar)
             finally:
                 bar.close()
             print("\n".join(describe_eval(r)))
@@ -294,6 +301,8 @@ def parser() -> argparse.ArgumentParser:
                    help="after --shard runs: evaluate nothing, check every shard is done and write the manifest")
     p.add_argument("--skip-errors", action="store_true",
                    help="skip images the model fails on (raises, NaN, wrong shape) and record them, instead of stopping")
+    p.add_argument("--random-weights", action="store_true",
+                   help="semantic models: run untrained (named [random-weights] in results) instead of --checkpoint")
     p.add_argument("--out", default="results")
     p.set_defaults(func=cmd_eval)
 

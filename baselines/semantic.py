@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from .contract import ModelOutputError
+from .contract import check_failer
 
 
 @dataclass
@@ -59,11 +59,7 @@ def require_weights(name: str, checkpoint, random_weights: bool) -> None:
 def validate_semantic_prediction(pred: SemanticPrediction, num_classes: int, height: int, width: int,
                                  where: str = "") -> None:
     """Raise ModelOutputError naming the failed check (type, shape, NaN)."""
-    at = f" ({where})" if where else ""
-
-    def fail(check: str, detail: str) -> None:
-        raise ModelOutputError(f"model output failed check '{check}'{at}: {detail}")
-
+    fail = check_failer(where)
     if not isinstance(pred, SemanticPrediction):
         fail("type", f"predict() must return SemanticPrediction, got {type(pred).__name__}")
     s = pred.scores

@@ -63,6 +63,13 @@ class SemanticSource(Source):
         return SemanticSample(self.image_id(img_path), image, label, self.name, condition)
 
 
+def _same_name_pairs(root: Path, images: str, labels: str, source: str) -> list[tuple[Path, Path, str]]:
+    """``<root>/<images>/*.png`` with the label of the same file name in ``<root>/<labels>`` (GTA5, SYNTHIA)."""
+    img_dir = require_dir(root / images, source, "image")
+    lab_dir = require_dir(root / labels, source, "label")
+    return [(p, lab_dir / p.name, "clear") for p in sorted(img_dir.glob("*.png"))]
+
+
 def _id_map(raw: np.ndarray, path: Path, table: dict[int, int]) -> np.ndarray:
     if raw.ndim != 2 or raw.dtype.kind not in "ui":
         raise BadSampleError(path, f"an id label map is single-channel integer, got {raw.dtype} {raw.shape}")
@@ -127,9 +134,7 @@ class Gta5(SemanticSource):
 
     def __init__(self, root: str | os.PathLike):
         self.root = resolve_root(root, self.name)
-        img_dir = require_dir(self.root / "images", self.name, "image")
-        lab_dir = require_dir(self.root / "labels", self.name, "label")
-        super().__init__([(p, lab_dir / p.name, "clear") for p in sorted(img_dir.glob("*.png"))])
+        super().__init__(_same_name_pairs(self.root, "images", "labels", self.name))
 
     def labels(self, raw, path):
         return _id_map(raw, path, CITYSCAPES_TO_TRAIN)
@@ -143,9 +148,7 @@ class Synthia(SemanticSource):
 
     def __init__(self, root: str | os.PathLike):
         self.root = resolve_root(root, self.name)
-        img_dir = require_dir(self.root / "RGB", self.name, "image")
-        lab_dir = require_dir(self.root / "GT" / "LABELS", self.name, "label")
-        super().__init__([(p, lab_dir / p.name, "clear") for p in sorted(img_dir.glob("*.png"))])
+        super().__init__(_same_name_pairs(self.root, "RGB", "GT/LABELS", self.name))
 
     def labels(self, raw, path):
         if raw.ndim != 3 or raw.shape[2] < 1:

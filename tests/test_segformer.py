@@ -88,3 +88,12 @@ def test_semantic_contract(name):
     validate_semantic_prediction(p, 19, 37, 53)
     assert p.labels.shape == (37, 53) and p.labels.max() < 19
     np.testing.assert_array_equal(m.predict(img).scores, p.scores)  # deterministic
+
+
+@pytest.mark.parametrize("name", ["segformer-b0", "ecocseg-segformer-b0"])
+def test_check_model_runs_the_semantic_checks(name):
+    from baselines.check import check_model, format_report
+
+    results = check_model(name)
+    assert all(r.passed for r in results), format_report(results)
+    assert {"classes", "output[37x53]", "determinism"} <= {r.name for r in results}

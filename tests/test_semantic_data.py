@@ -122,3 +122,8 @@ def test_semantic_build_round_trips_through_datasets(tmp_path, shared_data):
     assert set(np.unique(warped)) <= set(np.unique(src.label)) and (warped != src.label).any()
     again = build(cfg, tmp_path / "ds2").manifest
     assert again["files"] == r.manifest["files"]  # a build is a pure function of (source, profile, seed)
+
+
+def test_split_option_cannot_leave_the_dataset_folder(tmp_path):
+    with pytest.raises(ValueError, match="must be a folder name"):
+        create_source("cityscapes-semantic", root=tmp_path, split="../../etc")

@@ -9,6 +9,7 @@ cityscapesScripts ``helpers/labels.py`` (GTA5 label PNGs carry the same ids: Woo
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,13 @@ class SemanticSource(Source):
         return SemanticSample(self.image_id(img_path), image, label, self.name, condition)
 
 
+def _split(split, source: str) -> str:
+    """A split is a plain folder name (it is joined into paths): no separators, no '..'."""
+    if not isinstance(split, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", split):
+        raise ValueError(f"{source}: split {split!r} must be a folder name of letters, digits, '_' or '-'")
+    return split
+
+
 def _same_name_pairs(root: Path, images: str, labels: str, source: str) -> list[tuple[Path, Path, str]]:
     """``<root>/<images>/*.png`` with the label of the same file name in ``<root>/<labels>`` (GTA5, SYNTHIA)."""
     img_dir = require_dir(root / images, source, "image")
@@ -86,7 +94,7 @@ class CityscapesSemantic(SemanticSource):
     homepage = "https://www.cityscapes-dataset.com"
 
     def __init__(self, root: str | os.PathLike, split: str = "val"):
-        self.root, self.split = resolve_root(root, self.name), split
+        self.root, self.split = resolve_root(root, self.name), _split(split, self.name)
         img_dir = require_dir(self.root / "leftImg8bit" / split, self.name, "image")
         gt_dir = require_dir(self.root / "gtFine" / split, self.name, "ground-truth")
         imgs = sorted(img_dir.glob("*/*_leftImg8bit.png"))
@@ -109,7 +117,7 @@ class AcdcSemantic(SemanticSource):
     homepage = "https://acdc.vision.ee.ethz.ch"
 
     def __init__(self, root: str | os.PathLike, split: str = "val"):
-        self.root, self.split = resolve_root(root, self.name), split
+        self.root, self.split = resolve_root(root, self.name), _split(split, self.name)
         rgb = require_dir(self.root / "rgb_anon", self.name, "image")
         pairs = []
         for cond in ACDC_CONDITIONS:
@@ -163,7 +171,7 @@ class Bdd100kSemantic(SemanticSource):
     homepage = "https://bdd-data.berkeley.edu"
 
     def __init__(self, root: str | os.PathLike, split: str = "val"):
-        self.root, self.split = resolve_root(root, self.name), split
+        self.root, self.split = resolve_root(root, self.name), _split(split, self.name)
         img_dir = require_dir(self.root / "images" / "10k" / split, self.name, "image")
         lab_dir = require_dir(self.root / "labels" / "sem_seg" / "masks" / split, self.name, "label")
         super().__init__([(p, lab_dir / f"{p.stem}.png", "clear") for p in sorted(img_dir.glob("*.jpg"))])

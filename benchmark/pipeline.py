@@ -49,7 +49,8 @@ def describe_build(r: BuildResult, seconds: float, shard: str = "0/1") -> list[s
 def describe_eval(r: EvalResult) -> list[str]:
     """What a finished evaluation (or one shard of it) reports to the user."""
     state = "complete" if r.complete else "this shard done; other shards still missing"
-    lines = [f"results: {r.out} ({r.rows} instances, {r.files_done}/{r.files_total} files; {state})"]
+    unit = "images" if r.out.name == "semantic" else "instances"  # semantic results: one row per image
+    lines = [f"results: {r.out} ({r.rows} {unit}, {r.files_done}/{r.files_total} files; {state})"]
     if r.skipped:
         lines.append(f"skipped {len(r.skipped)} images the model failed on: listed in {r.out / '.robustseg' / 'done'}; "
                      f"first: {r.skipped[0]['error']}")

@@ -59,3 +59,23 @@ def test_gta5_fixture_builds_and_evaluates(tmp_path):
     assert _run("eval", "--dataset", tmp_path / "ds", "--model", "segformer-b0", "--model-option", "config=tiny",
                 "--random-weights", "--out", tmp_path / "res") == 0
     assert list((tmp_path / "res/ds").iterdir())[0].name == "segformer-b0[random-weights][config=tiny]"
+
+
+def test_train_ecocseg_then_evaluate_the_trained_weights(tmp_path, shared_data):
+    rng = np.random.default_rng(1)
+    for d in ("images", "labels"):
+        (tmp_path / "gta" / d).mkdir(parents=True)
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / f"gta/images/0000{i}.png"), rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))
+        cv2.imwrite(str(tmp_path / f"gta/labels/0000{i}.png"), rng.integers(0, 34, (40, 48)).astype(np.uint8))
+    assert _run("build", "--source", "gta5", "--root", tmp_path / "gta", "--profile", "clear", "--out", tmp_path / "src") == 0
+    assert _run("build", "--source", "cityscapes-semantic", "--root", shared_data / "adverse/cityscapes", "--profile",
+                "clear", "--image-format", "png", "--out", tmp_path / "tgt") == 0
+    assert _run("train", "ecocseg", "--dataset", tmp_path / "src", "--target-dataset", tmp_path / "tgt", "--out",
+                tmp_path / "run", "--config", "tiny", "--steps", "2", "--batch-size", "1", "--train-size", "32",
+                "--device", "cpu") == 0
+    weights = tmp_path / "run/weights.safetensors"
+    assert weights.exists() and (tmp_path / "run/recipe.json").exists()
+    assert _run("eval", "--dataset", tmp_path / "tgt", "--model", "ecocseg-segformer-b0", "--model-option",
+                "config=tiny", "--checkpoint", weights, "--out", tmp_path / "res") == 0
+    assert [p.name for p in (tmp_path / "res/tgt").iterdir()] == ["ecocseg-segformer-b0[config=tiny]"]

@@ -35,6 +35,9 @@ def test_semantic_track_end_to_end(tmp_path, shared_data, capsys):
     assert all("[random-weights]" in r["model"] and r["track"] == "semantic" for r in rows)
     assert all(0 <= float(r["mIoU"]) <= 100 and r["instances"] == "1" for r in rows)
     assert "## cityscapes-c" in (lb / "semantic.md").read_text()
+    capsys.readouterr()
+    assert _run("eval", "--dataset", ds, "--model", "box", "--out", res) == 2
+    assert "is a semantic dataset" in capsys.readouterr().err
     classes = list(csv.DictReader((lb / "semantic_classes.csv").open()))
     assert {r["class"] for r in classes} >= {"road", "bicycle"}
     assert (lb / "semantic_wilcoxon.csv").exists()

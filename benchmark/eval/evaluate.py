@@ -185,6 +185,9 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     multimask = spec.multimask if multimask is None else multimask
     dataset_dir = Path(dataset_dir)
     manifest = load_manifest(dataset_dir)
+    if manifest.get("task") == "semantic":
+        raise ValueError(f"{dataset_dir} is a semantic dataset (label maps, no instances): evaluate a semantic "
+                         "model on it (`robustseg models` lists them, e.g. segformer-b0)")
     if isinstance(model, str):
         model = create_model(model, checkpoint=checkpoint, device=device)
     name = dataset_name or dataset_dir.resolve().name

@@ -61,8 +61,9 @@ def batch(rng, n, target):
 
 def miou(net, cfg, codebook, test) -> float:
     x, y = test
-    pred = predict_classes(net.eval(), x, cfg, codebook).numpy()
-    net.train()
+    net.train(False)
+    pred = predict_classes(net, x, cfg, codebook).numpy()
+    net.train(True)
     return semantic_scores(sum(confusion_matrix(g, p, C) for g, p in zip(y.numpy(), pred)))["miou"]
 
 
@@ -81,7 +82,8 @@ def run(head: str, seed: int, warmup: int, steps: int, bits: int, ema: float) ->
         supervised_loss(net(x), y, cfg, codebook).backward()
         opt.step()
     after_warmup = miou(net, cfg, codebook, test)
-    teacher = copy.deepcopy(net).eval()
+    teacher = copy.deepcopy(net)
+    teacher.train(False)
     for _ in range(steps):
         (xs, ys), (xt, _) = batch(data, 8, target=False), batch(data, 8, target=True)
         opt.zero_grad()

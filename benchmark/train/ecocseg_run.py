@@ -114,7 +114,8 @@ def train_ecocseg(source_dir: str | os.PathLike, target_dir: str | os.PathLike, 
     net = build_network(recipe.config, len(classes), recipe.head, recipe.bits, recipe.seed, recipe.codebook_trials)
     net.to(device).train()
     codebook = getattr(net, "code_book", None)
-    teacher = copy.deepcopy(net).eval()
+    teacher = copy.deepcopy(net)
+    teacher.train(False)  # the teacher only predicts
     head_params = list(net.decode_head.parameters())
     ids = {id(p) for p in head_params}
     opt = torch.optim.AdamW([{"params": [p for p in net.parameters() if id(p) not in ids], "lr": recipe.lr},

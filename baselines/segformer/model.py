@@ -93,7 +93,7 @@ def _register(config: str) -> None:
         return SegFormerSegmenter(**({"config": config} | kw))
 
     @register_model(f"ecocseg-segformer-{config}", kind="semantic", public_weights=False,
-                    checkpoint_files=("robustseg train ecoc output",),
+                    checkpoint_files=("weights.safetensors of robustseg train ecocseg",),
                     description=f"SegFormer MiT-{size} with an ECOC head (K=40 code bits, ECOCSeg decoding)",
                     test_kwargs={"config": "tiny", "random_weights": True, "codebook_trials": 64},
                     verified="codebook construction, decoding and bit mining tested; see docs/semantic.md")

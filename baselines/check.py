@@ -8,7 +8,9 @@ from typing import Callable
 import numpy as np
 
 from .contract import ModelOutputError, Prediction, PromptableSegmenter, Prompts, validate_prediction
+from .check_semantic import run_semantic_checks
 from .registry import create_model, resolve_model
+from .semantic import SemanticSegmenter
 
 
 @dataclass
@@ -130,6 +132,8 @@ def check_model(spec: str, checkpoint: str | None = None, device: str = "cpu", t
         model = create_model(spec, checkpoint=checkpoint, device=device, **build_kwargs)
     except Exception as e:
         return [CheckResult("build", False, f"{type(e).__name__}: {e}")]
+    if isinstance(model, SemanticSegmenter):
+        return [CheckResult("build", True, type(model).__name__)] + run_semantic_checks(model, CheckResult)
     return [CheckResult("build", True, type(model).__name__)] + run_checks(model)
 
 

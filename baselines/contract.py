@@ -115,13 +115,19 @@ class ModelOutputError(RuntimeError):
     """A model broke the contract; the message names the check that failed."""
 
 
-def validate_prediction(pred: Prediction, batch: int, height: int, width: int, where: str = "") -> None:
-    """Raise ModelOutputError naming the failed check (shape, dtype, NaN, range)."""
+def check_failer(where: str = ""):
+    """``fail(check, detail)``: raise ModelOutputError naming the failed check and, if given, the sample."""
     at = f" ({where})" if where else ""
 
     def fail(check: str, detail: str) -> None:
         raise ModelOutputError(f"model output failed check '{check}'{at}: {detail}")
 
+    return fail
+
+
+def validate_prediction(pred: Prediction, batch: int, height: int, width: int, where: str = "") -> None:
+    """Raise ModelOutputError naming the failed check (shape, dtype, NaN, range)."""
+    fail = check_failer(where)
     if not isinstance(pred, Prediction):
         fail("type", f"predict() must return Prediction, got {type(pred).__name__}")
     m = pred.masks

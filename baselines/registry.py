@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .contract import ModelArgumentError, PromptableSegmenter
+from .semantic import SemanticSegmenter
 
 ENTRY_POINT_GROUP = "robustseg.models"
 
@@ -23,6 +24,7 @@ class ModelInfo:
     tags: tuple[str, ...] = field(default=())
     test_kwargs: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"config": "tiny"} for fast tests
     verified: str = ""  # what was checked against official code or key lists, and what could not be
+    kind: str = "promptable"  # one of KINDS: which contract the factory's model implements
 
     @property
     def weights_status(self) -> str:
@@ -33,6 +35,8 @@ class ModelInfo:
 
 
 _MODELS: dict[str, ModelInfo] = {}
+#: model kind -> the contract class its models implement
+KINDS = {"promptable": PromptableSegmenter, "semantic": SemanticSegmenter}
 
 
 class UnknownModelError(KeyError):
@@ -41,15 +45,18 @@ class UnknownModelError(KeyError):
 
 
 def register_model(name: str, *, description: str, checkpoint_files=(), public_weights: bool = True,
-                   requires=(), tags=(), test_kwargs: Mapping[str, Any] | None = None, verified: str = ""):
+                   requires=(), tags=(), test_kwargs: Mapping[str, Any] | None = None, verified: str = "",
+                   kind: str = "promptable"):
     """Decorator on a PromptableSegmenter subclass or a factory returning one. ``test_kwargs`` are
     passed by the generated contract tests (a tiny random-init configuration for learned models)."""
 
     def deco(factory):
         if name in _MODELS:
             raise ValueError(f"model {name!r} registered twice")
+        if kind not in KINDS:
+            raise ValueError(f"model {name!r}: unknown kind {kind!r}; valid: {', '.join(KINDS)}")
         _MODELS[name] = ModelInfo(name, factory, description, tuple(checkpoint_files), public_weights,
-                                  tuple(requires), tuple(tags), dict(test_kwargs or {}), verified)
+                                  tuple(requires), tuple(tags), dict(test_kwargs or {}), verified, kind)
         return factory
 
     return deco
@@ -69,9 +76,10 @@ def _load_builtin() -> None:
                 register_model(ep.name, description=f"third-party model from {ep.value}")(obj)
 
 
-def list_models() -> list[ModelInfo]:
+def list_models(kind: str | None = None) -> list[ModelInfo]:
+    """Every registered model, or those of one ``kind`` ("promptable", "semantic")."""
     _load_builtin()
-    return sorted(_MODELS.values(), key=lambda m: m.name)
+    return sorted((m for m in _MODELS.values() if kind is None or m.kind == kind), key=lambda m: m.name)
 
 
 def resolve_model(spec: str) -> ModelInfo:
@@ -94,7 +102,8 @@ def resolve_model(spec: str) -> ModelInfo:
         if not hasattr(module, attr):
             raise UnknownModelError(f"cannot load model class {spec!r}: module {mod_name!r} has no {attr!r}")
         obj = getattr(module, attr)
-        return ModelInfo(spec, obj, getattr(obj, "__doc__", "") or "user model")
+        kind = "semantic" if isinstance(obj, type) and issubclass(obj, SemanticSegmenter) else "promptable"
+        return ModelInfo(spec, obj, getattr(obj, "__doc__", "") or "user model", kind=kind)
     raise UnknownModelError(f"unknown model {spec!r}; valid names: {', '.join(sorted(_MODELS))} (or module:Class)"
                             + missing_extra_hint())
 
@@ -179,8 +188,9 @@ def create_model(spec: str, checkpoint: str | None = None, device: str = "cpu", 
         kwargs["checkpoint"] = checkpoint
     kwargs["device"] = device
     model = info.factory(**kwargs)
-    if not isinstance(model, PromptableSegmenter):
-        raise TypeError(f"{spec!r} built a {type(model).__name__}, which is not a PromptableSegmenter")
-    model.name = info.name
-    model.random_weights = bool(info.checkpoint_files) and checkpoint is None
+    contract = KINDS[info.kind]
+    if not isinstance(model, contract):
+        raise TypeError(f"{spec!r} built a {type(model).__name__}, which is not a {contract.__name__}")
+    model.random_weights = checkpoint is None and bool(info.checkpoint_files or kwargs.get("random_weights"))
+    model.name = info.name + ("[random-weights]" if kwargs.get("random_weights") and checkpoint is None else "")
     return model

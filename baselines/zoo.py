@@ -9,3 +9,4 @@ if importlib.util.find_spec("torch") and importlib.util.find_spec("segment_anyth
     from .sam import gara_sam, hq_sam, robustsam, sam, sum  # noqa: F401
 if importlib.util.find_spec("torch"):
     from .sam2 import models as sam2_models, ruac  # noqa: F401
+    from .segformer import model as segformer  # noqa: F401

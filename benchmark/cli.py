@@ -77,8 +77,19 @@ def cmd_push(a) -> int:
 
 
 def cmd_train(a) -> int:
+    from .errors import UsageError
     from .train import train
 
+    if a.model == "ecocseg":
+        from .train.ecocseg_run import EcocSegRecipe, train_ecocseg
+
+        given = {"config": a.config, "steps": a.steps, "batch_size": a.batch_size, "crop": a.train_size,
+                 "lr": a.lr, "seed": a.seed}
+        if not a.target_dataset:
+            raise UsageError("train ecocseg needs --target-dataset DIR (the unlabelled target build)")
+        recipe = EcocSegRecipe(**{k: v for k, v in given.items() if v is not None})
+        print(f"weights: {train_ecocseg(a.dataset, a.target_dataset, a.out, recipe, device=a.device)}")
+        return 0
     res = train(a.model, a.dataset, a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum,
                 device=a.device, dtype=a.dtype, resume=not a.no_resume, config=a.config, seed=a.seed,
                 init_checkpoint=a.init_checkpoint, save_every=a.save_every, train_size=a.train_size,
@@ -262,9 +273,11 @@ def parser() -> T.OneLineParser:
     p.add_argument("--revision")
     p.set_defaults(func=cmd_push)
 
-    p = sub.add_parser("train", help="fine-tune GaRA-SAM or RobustSAM on a built dataset (docs/training.md)")
-    p.add_argument("model", help="gara-sam, robustsam, or gara_sam_vit_{b,l} / robustsam_vit_{b,l,h}")
-    p.add_argument("--dataset", required=True, help="built dataset folder")
+    p = sub.add_parser("train", help="fine-tune GaRA-SAM or RobustSAM on a built dataset (docs/training.md); "
+                                          "ecocseg: self-training source -> target (docs/semantic.md)")
+    p.add_argument("model", help="gara-sam, robustsam, gara_sam_vit_{b,l} / robustsam_vit_{b,l,h}, or ecocseg")
+    p.add_argument("--dataset", required=True, help="built dataset folder (ecocseg: the labelled source)")
+    p.add_argument("--target-dataset", help="ecocseg: the unlabelled target build (its labels are not read)")
     p.add_argument("--out", required=True, help="run folder (weights, log.csv, checkpoints); rerun to resume")
     p.add_argument("--init-checkpoint", help="official SAM weights of the same size (e.g. sam_vit_b_01ec64.pth)")
     p.add_argument("--random-weights", action="store_true",
@@ -273,7 +286,8 @@ def parser() -> T.OneLineParser:
     p.add_argument("--batch-size", type=arg(T.integer(1, 4096)), help="images per micro-batch (default: recipe, 8)")
     p.add_argument("--grad-accum", type=arg(T.integer(1, 4096)), default=1, help="micro-batches per optimizer step")
     p.add_argument("--lr", type=arg(T.positive_real), help="default: recipe (1e-4; GaRA-SAM ViT-L 1e-5)")
-    p.add_argument("--train-size", type=arg(T.integer(64, 4096)), help="square training resolution (default 512)")
+    p.add_argument("--train-size", type=arg(T.integer(16, 4096)),
+                   help="square training resolution (default 512; ecocseg: crop size)")
     p.add_argument("--device", type=arg(T.device), default="auto")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--seed", type=arg(T.seed), default=0)

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from baselines import create_model
+from baselines import create_model, resolve_model
 from baselines.registry import check_model_arguments, model_display_name
 
 from .data.build import BuildConfig, BuildResult, build
 from .eval.evaluate import EvalResult, evaluate
+from .eval.semantic import evaluate_semantic
 from .report.leaderboard import build_leaderboards
 
 #: (description, unit) -> a (done, total) progress callback, e.g. a tqdm bar; None for no progress. A
@@ -79,7 +80,8 @@ def describe_build(r: BuildResult, seconds: float, shard: tuple[int, int] = (0, 
 def describe_eval(r: EvalResult) -> list[str]:
     """What a finished evaluation (or one shard of it) reports to the user."""
     state = "complete" if r.complete else "this shard done; other shards still missing"
-    lines = [f"results: {r.out} ({r.rows} instances, {r.files_done}/{r.files_total} files; {state})"]
+    unit = "images" if r.out.name == "semantic" else "instances"  # semantic results: one row per image
+    lines = [f"results: {r.out} ({r.rows} {unit}, {r.files_done}/{r.files_total} files; {state})"]
     if r.skipped:
         lines.append(f"skipped {len(r.skipped)} images the model failed on: listed in {r.out / '.robustseg' / 'done'}; "
                      f"first: {r.skipped[0]['error']}")
@@ -103,14 +105,20 @@ def evaluate_models(models: Sequence[str], dataset: str | os.PathLike, protocols
         check_model_arguments(spec, checkpoint, options, random_weights=eval_options.get("random_weights", False))
     results = []
     for spec in models:
-        model = create_model(spec, checkpoint=checkpoint, device=device, **options)
+        semantic = resolve_model(spec).kind == "semantic"
+        extra = {"random_weights": True} if semantic and eval_options.get("random_weights") else {}
+        model = create_model(spec, checkpoint=checkpoint, device=device, **options, **extra)
         if options:
-            model.name = model_display_name(spec, options)
-        for protocol in protocols or DEFAULT_PROTOCOLS:
+            model.name = model_display_name(model.name, options)
+        for protocol in ["semantic"] if semantic else protocols or DEFAULT_PROTOCOLS:
             bar = progress(f"eval {model.name} {protocol}", "image") if progress else None
             try:
-                r = evaluate(model, dataset, protocol, out, checkpoint=checkpoint, device=device, progress=bar,
-                             **eval_options)
+                if semantic:  # one pass per image, no prompts: the semantic evaluator
+                    r = evaluate_semantic(model, dataset, out, dataset_name=eval_options.get("dataset_name"),
+                                          shard=eval_options.get("shard", (0, 1)), progress=bar)
+                else:
+                    r = evaluate(model, dataset, protocol, out, checkpoint=checkpoint, device=device, progress=bar,
+                                 **eval_options)
             finally:
                 _close(bar)
             results.append(r)

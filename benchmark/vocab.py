@@ -16,7 +16,7 @@ SYNTHETIC_CONDITIONS = ROBUSTSAM
 REAL_CONDITIONS = ("night", "fog", "rain", "snow", "low_light", "dawn_dusk")
 
 #: leaderboard tracks, in the order the docs list them
-TRACKS = ("robustseg_box", "robustseg_point", "interactive", "ap", "real_degradations", "uncertainty")
+TRACKS = ("robustseg_box", "robustseg_point", "interactive", "ap", "real_degradations", "uncertainty", "semantic")
 
 #: result column -> label of its mean over instances (percent)
 MEAN_METRICS = {"iou": "mIoU", "dice": "mDice", "pixel_accuracy": "mPA", "boundary_iou": "mBIoU"}
@@ -28,9 +28,10 @@ AP_LABELS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 NOC_THRESHOLDS = (85, 90)
 #: every label a leaderboard may show, in column order ("gap": mIoU clear - this condition, points)
 METRIC_ORDER = ("mIoU", "mDice", "mPA", "mBIoU", "gap", *AP_LABELS, *(f"NoC{t}" for t in NOC_THRESHOLDS),
-                "AUROC", "AURC", "E-AURC", "PAvPU", "ECE")
-#: labels whose values are percentages (the rest: clicks, or already percent-scaled uncertainty numbers)
-PERCENT_METRICS = METRIC_ORDER[:11]
+                "AUROC", "AURC", "E-AURC", "PAvPU", "ECE", "mAcc", "aAcc")
+#: labels whose values are percentages (the rest: clicks, or already percent-scaled uncertainty numbers);
+#: mAcc, aAcc: the semantic track's mean class accuracy and overall pixel accuracy (from one confusion matrix)
+PERCENT_METRICS = METRIC_ORDER[:11] + ("mAcc", "aAcc")
 #: label -> result column, for a mean over instances (the inverse of the two maps above)
 COLUMN_OF = {label: col for col, label in (MEAN_METRICS | UNCERTAINTY_METRICS).items()}
 

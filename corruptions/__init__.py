@@ -11,9 +11,10 @@ from .registry import (
     register_corruption,
 )
 from .apply import apply_corruption
+from .labels import apply_corruption_labels
 
 __all__ = [
     "CLEAR", "PROFILE_NAMES", "Corruption", "ImageFormatError", "ProfileError", "UnknownCorruptionError", "apply_corruption",
-    "corruption_rng", "describe_corruptions", "get_corruption", "list_corruptions", "parse_profile", "profile",
-    "register_corruption", "split_name", "to_rgb_uint8",
+    "apply_corruption_labels", "corruption_rng", "describe_corruptions", "get_corruption", "list_corruptions",
+    "parse_profile", "profile", "register_corruption", "split_name", "to_rgb_uint8",
 ]

@@ -4,7 +4,7 @@ import pytest
 
 from baselines import Prompts, create_model, list_models
 
-MODELS = [m for m in list_models()]
+MODELS = [m for m in list_models("promptable")]
 
 
 @pytest.mark.parametrize("info", MODELS, ids=[m.name for m in MODELS])

@@ -31,6 +31,7 @@ from ..jobs import (STATE_DIR, JobConflictError, atomic_write_json, atomic_write
 from ..paths import check_name
 from . import card
 from .schema import FEATURES, SCHEMA_VERSION, Sample, encode_image, object_record
+from .semantic import IGNORE_INDEX, SEMANTIC_FEATURES, SemanticSample, semantic_rows
 from .sources import create_source
 
 DEFAULT_CONFIG = "default"
@@ -130,9 +131,22 @@ def sample_rows(sample: Sample, profile: list[tuple[str, int]], cfg: BuildConfig
     return out
 
 
-def _write_parquet(path: Path, rows: list[dict]) -> None:
-    write_parquet_atomic(path, pa.Table.from_pylist(rows, schema=FEATURES.arrow_schema), row_group_size=64,
-                         compression="zstd")
+def rows_of(sample: Sample | SemanticSample, profile: list[tuple[str, int]], cfg: BuildConfig) -> list[tuple[str, dict]]:
+    """Instance or semantic rows, by the sample's type; a real-condition sample whose condition is also a
+    split of the profile is refused (the two would mix in one split)."""
+    if sample.condition != CLEAR:
+        own = split_name(sample.condition, sample.severity)
+        if any(split_name(corruptions.get_corruption(k).name, s) == own for k, s in profile):
+            raise ValueError(f"{sample.image_id}: the source's own condition {own!r} is also a split of profile "
+                             f"{cfg.profile!r}; the two would mix. Build this source with --profile clear")
+    if isinstance(sample, SemanticSample):
+        return semantic_rows(sample, profile, cfg)
+    return sample_rows(sample, profile, cfg)
+
+
+def _write_parquet(path: Path, rows: list[dict], semantic: bool = False) -> None:
+    schema = (SEMANTIC_FEATURES if semantic else FEATURES).arrow_schema
+    write_parquet_atomic(path, pa.Table.from_pylist(rows, schema=schema), row_group_size=64, compression="zstd")
 
 
 def _chunk_is_done(out: Path, chunk: Chunk) -> bool:
@@ -174,14 +188,15 @@ def _run_chunk(args: tuple[Path, BuildConfig, Chunk, bool, str]) -> dict:
                 raise
             skipped.append({"index": i, "error": str(e)})
             continue
-        for split, r in sample_rows(sample, profile, cfg):
+        for split, r in rows_of(sample, profile, cfg):
             by_split.setdefault(split, []).append(r)
     files = {}
+    semantic = bool(getattr(source, "classes", ()))
     for split, rows in sorted(by_split.items()):
         rel = f"data/{chunk.config}/{split}-{fp}-{chunk.index:05d}.parquet"
-        _write_parquet(out / rel, rows)
+        _write_parquet(out / rel, rows, semantic)
         files[rel] = {"sha256": sha256_file(out / rel), "rows": len(rows), "split": split,
-                      "objects": sum(len(r["objects"]) for r in rows)}
+                      "objects": sum(len(r.get("objects", ())) for r in rows)}
     info = {"config": chunk.config, "chunk": chunk.index, "files": files, "skipped": skipped}
     atomic_write_json(done_marker(out, chunk.marker), info)
     return info
@@ -295,6 +310,8 @@ def finalize(out: Path, cfg: BuildConfig, identity: dict, chunks: list[Chunk]) -
                 "corruptions": card.corruption_table(cfg.profile)}
     remove_stale_temps(out)  # every chunk and marker is done: a leftover temp file is a killed writer's
     source = create_source(cfg.source, **cfg.source_options)
+    if getattr(source, "classes", ()):  # a semantic build: its class list (index -> name) travels with it
+        manifest |= {"task": "semantic", "classes": list(source.classes), "ignore_index": IGNORE_INDEX}
     text = card.render_card(manifest, source)
     atomic_write_text(out / "README.md", text)
     manifest["card_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()  # push verifies the card too

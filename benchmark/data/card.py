@@ -4,6 +4,7 @@ from __future__ import annotations
 import corruptions
 
 from .schema import FEATURES
+from .semantic import SEMANTIC_FEATURES
 
 
 def corruption_table(profile_spec: str) -> list[dict]:
@@ -45,7 +46,8 @@ def render_card(manifest: dict, source) -> str:
             lines += [f"  - split: {split}", f"    path: data/{config}/{split}-{manifest['fingerprint']}-*.parquet"]
     lines += ["---", "", f"# robustseg dataset: {b['source']} x {b['profile']} (seed {b['seed']})", "",
               "Built by robustseg from the source below. One row per (image, condition); "
-              "instance masks are COCO compressed RLE.", "",
+              + ("label maps are lossless single-channel PNG (class index per pixel)." if manifest.get("classes")
+                 else "instance masks are COCO compressed RLE."), "",
               "```python", "from datasets import load_dataset",
               f"ds = load_dataset(\"<this folder or hub id>\", \"{sorted(manifest['splits'])[0]}\", split=\"clear\")",
               "```", "", "## Build", "",
@@ -69,7 +71,11 @@ def render_card(manifest: dict, source) -> str:
             lines.append(f"| {split} | `{c['key']}` | {c['severity']} | {'yes' if c['geometric'] else 'no'} | {c['description']} |")
     if manifest["skipped"]:
         lines += ["", f"## Skipped samples ({len(manifest['skipped'])})", "", "See `manifest.json` (`skipped`)."]
-    lines += ["", "## Features", "", "```", str(FEATURES), "```", "", "## Source", "",
+    if manifest.get("classes"):
+        lines += ["", f"## Classes (label map values; {manifest['ignore_index']} = ignore)", "",
+                  "| index | class |", "|---:|---|"] + [f"| {i} | {c} |" for i, c in enumerate(manifest["classes"])]
+    features = SEMANTIC_FEATURES if manifest.get("classes") else FEATURES
+    lines += ["", "## Features", "", "```", str(features), "```", "", "## Source", "",
               f"- license: {source.license}"]
     if source.homepage:
         lines.append(f"- homepage: {source.homepage}")

@@ -30,7 +30,7 @@ from .clicker import run_interactive
 from .protocols import EVAL_PROTOCOLS, PROTOCOLS, ProtocolSpec
 from .records import RESULT_SCHEMA
 from .uncertainty import uncertainty_metrics
-from ..errors import UnknownNameError
+from ..errors import UnknownNameError, UsageError
 
 
 
@@ -199,6 +199,9 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     multimask = spec.multimask if multimask is None else multimask
     dataset_dir = Path(dataset_dir)
     manifest = load_manifest(dataset_dir, DATASET_MANIFEST)
+    if manifest.get("task") == "semantic":
+        raise UsageError(f"{dataset_dir} is a semantic dataset (label maps, no instances): evaluate a semantic "
+                         "model on it (`robustseg models` lists them, e.g. segformer-b0)")
     if isinstance(model, str):
         check_model_arguments(model, checkpoint, random_weights=random_weights)
         model = create_model(model, checkpoint=checkpoint, device=device)

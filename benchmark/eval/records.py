@@ -18,3 +18,13 @@ RESULT_SCHEMA = pa.schema([
     ("gt_rle", pa.string()), ("pred_rle", pa.string()),
 ])
 UNCERTAINTY_COLUMNS = ("unc_auroc", "aurc", "e_aurc", "pavpu", "unc_mean")
+
+#: one row per (model, dataset, condition, severity, image) of a semantic evaluation: the image's confusion
+#: matrix (C x C, row-major, rows ground truth) is what every dataset-level number is summed from
+SEMANTIC_RESULT_SCHEMA = pa.schema([
+    ("model", pa.string()), ("checkpoint_sha256", pa.string()), ("dataset", pa.string()), ("source", pa.string()),
+    ("config", pa.string()), ("split", pa.string()), ("condition", pa.string()), ("severity", pa.int32()),
+    ("image_id", pa.string()), ("height", pa.int32()), ("width", pa.int32()), ("num_classes", pa.int32()),
+    ("confusion", pa.list_(pa.int64())), ("miou", pa.float64()), ("macc", pa.float64()), ("aacc", pa.float64()),
+    ("unc_mean", pa.float64()),
+])

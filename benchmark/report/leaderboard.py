@@ -2,7 +2,8 @@
 
 Tracks: ``robustseg_box``, ``robustseg_point`` (one-shot prompts on synthetic degradations),
 ``interactive`` (per-click mIoU/mBIoU, NoC), ``ap`` (COCO AP family), ``real_degradations``
-(sources with real conditions), ``uncertainty``. Measured rows come from result files; the papers'
+(sources with real conditions), ``uncertainty``, ``semantic`` (mIoU/mAcc/aAcc of semantic models from summed
+confusion matrices, per-class IoU in ``semantic_classes.csv``). Measured rows come from result files; the papers'
 printed numbers enter as rows marked ``reported`` with paper and table. Order and number format are
 fixed so that a regenerated CSV diffs cleanly."""
 from __future__ import annotations
@@ -20,7 +21,8 @@ from ..vocab import METRIC_ORDER, PERCENT_METRICS, is_real_source
 from ..vocab import format_value as _fmt
 from . import plots as plotting
 from .aggregate import all_cells
-from .results import results_frame
+from . import semantic
+from .results import results_frame, semantic_classes
 from .significance import paired_tests, write_tests_csv
 
 TRACKS = {"box": "robustseg_box", "point": "robustseg_point"}
@@ -161,9 +163,17 @@ def build_leaderboards(results_dirs: list[str | os.PathLike], out: str | os.Path
 
     out = Path(out)
     df = results_frame(results_dirs, allow_incomplete, allow_random_weights)
-    rows = _measured(df) + (reported_rows() if reported else [])
-    tests = paired_tests(df)
+    sem = results_frame(results_dirs, allow_incomplete, allow_random_weights, task="semantic")
+    cells = semantic.semantic_cells(sem)
+    rows = (_measured(df) if len(df) else []) + [Row(semantic.TRACK, c.dataset, c.model, "measured", "semantic",
+                                                     c.condition, c.severity, c.images, c.values, ci=c.ci)
+                                                 for c in cells] + (reported_rows() if reported else [])
+    tests = (paired_tests(df) if len(df) else []) + semantic.semantic_tests(sem)
     written, pages = [], []
+    if cells:
+        path = out / f"{semantic.TRACK}_classes.csv"
+        atomic_write_text(path, semantic.write_class_csv(cells, semantic_classes(results_dirs)))
+        written.append(path)
     for track in sorted({r.track for r in rows}):
         rs = sorted((r for r in rows if r.track == track), key=Row.sort_key)
         metric = next((m for m in ("mIoU", "AP", "NoC90", "AUROC") if any(m in r.values for r in rs)), "mIoU")

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from ..data.schema import check_rle
 from ..errors import IntegrityError, MissingInputError, UnsafePathError, UsageError
-from ..eval.records import RESULT_SCHEMA, UNCERTAINTY_COLUMNS
+from ..eval.records import RESULT_SCHEMA, SEMANTIC_RESULT_SCHEMA, UNCERTAINTY_COLUMNS
 from ..jobs import STATE_DIR, IncompleteResultsError, load_manifest, read_state, read_verified_parquet
 from ..paths import file_problem
 
@@ -48,7 +48,7 @@ def check_result_table(table: pa.Table, where: str) -> None:
                                                              f"{r['object_id']} {key}")
 
 
-def _unverified(t: Path) -> list[pa.Table]:
+def _unverified(t: Path, schema: pa.Schema) -> list[pa.Table]:
     """An unfinished evaluation's result files (``allow_incomplete``): no manifest to check them
     against, but still inside the folder, regular files, the result schema and valid metrics."""
     out = []
@@ -56,12 +56,25 @@ def _unverified(t: Path) -> list[pa.Table]:
         if problem := file_problem(p, t):
             raise UnsafePathError(f"{p}: {problem}")
         try:
-            table = pq.read_table(p, schema=RESULT_SCHEMA)
+            table = pq.read_table(p, schema=schema)
         except (pa.ArrowException, OSError) as e:
             raise IntegrityError(f"{p}: not a readable result file ({e})") from None
-        check_result_table(table, str(p))
+        if schema is RESULT_SCHEMA:
+            check_result_table(table, str(p))
         out.append(table)
     return out
+
+
+TASKS = ("instance", "semantic")
+
+
+def _task(target: Path) -> str:
+    """Which evaluator wrote a results folder: its identity names the task (instance ones predate the field)."""
+    ident = read_state(target / STATE_DIR / "eval.json")
+    task = (ident or {}).get("task", "instance")
+    if task not in TASKS:
+        raise IntegrityError(f"{target / STATE_DIR / 'eval.json'}: unknown task {task!r}; valid: {', '.join(TASKS)}")
+    return task
 
 
 #: appended to the model name of results made on random weights, wherever they are shown
@@ -69,31 +82,37 @@ RANDOM_WEIGHTS_LABEL = " (random weights)"
 
 
 def read_results(results_dir: str | os.PathLike, allow_incomplete: bool = False,
-                 allow_random_weights: bool = False, label_random_weights: bool = False) -> pa.Table:
+                 allow_random_weights: bool = False, label_random_weights: bool = False,
+                 task: str = "instance") -> pa.Table:
     """Every evaluation under ``results_dir`` (all datasets, models, protocols) as one table. An
     evaluation folder without ``manifest.json`` is unfinished (a shard still missing, or killed): it is
     refused unless ``allow_incomplete``, so a leaderboard never shows a partial mean as final. Results of
     a model run on random weights are refused unless ``allow_random_weights``; ``label_random_weights``
     (what leaderboards use) appends RANDOM_WEIGHTS_LABEL to their model name, so they never pass for the
-    trained model's numbers."""
+    trained model's numbers. Only evaluations of ``task`` (instance or semantic) are read; the table is
+    empty when the folder holds only the other task's."""
     root = Path(results_dir).resolve()
     targets = sorted(p.parent.parent for p in root.rglob(f"{STATE_DIR}/eval.json"))
     if not targets:
         raise MissingInputError(f"no evaluation results under {results_dir}")
+    schema = SEMANTIC_RESULT_SCHEMA if task == "semantic" else RESULT_SCHEMA
     tables = []
     for t in targets:
         if not t.resolve().is_relative_to(root):
             raise UnsafePathError(f"{t}: resolves to {t.resolve()}, outside {root} (symlink); not read")
+        if _task(t) != task:
+            continue
         m = t / "manifest.json"
         if m.exists():
             manifest = load_manifest(t)
             parts = []
             for rel, meta in sorted(manifest["files"].items()):
-                part = read_verified_parquet(t, rel, meta, RESULT_SCHEMA, str(m))
-                check_result_table(part, str(t / rel))
+                part = read_verified_parquet(t, rel, meta, schema, str(m))
+                if task == "instance":
+                    check_result_table(part, str(t / rel))
                 parts.append(part)
         elif allow_incomplete:
-            parts = _unverified(t)
+            parts = _unverified(t, schema)
         else:
             raise IncompleteResultsError(f"{t}: evaluation not complete (no manifest.json); rerun the same "
                                          "`robustseg eval` command (or its missing --shard parts, then --merge)")
@@ -109,12 +128,24 @@ def read_results(results_dir: str | os.PathLike, allow_incomplete: bool = False,
             table = table.set_column(table.schema.get_field_index("model"), "model", label)
         tables.append(table)
     if not tables:
-        return RESULT_SCHEMA.empty_table()
+        return schema.empty_table()
     return pa.concat_tables(tables)
 
 
 def results_frame(results_dirs: list[str | os.PathLike], allow_incomplete: bool = False,
-                  allow_random_weights: bool = False) -> pd.DataFrame:
-    """Every result row under ``results_dirs`` as one DataFrame (what aggregation and tests work on)."""
-    return pa.concat_tables([read_results(d, allow_incomplete, allow_random_weights, label_random_weights=True)
-                             for d in results_dirs]).to_pandas()
+                  allow_random_weights: bool = False, task: str = "instance") -> pd.DataFrame:
+    """Every result row of ``task`` under ``results_dirs`` as one DataFrame (what aggregation and tests work on)."""
+    return pa.concat_tables([read_results(d, allow_incomplete, allow_random_weights, label_random_weights=True,
+                                          task=task) for d in results_dirs]).to_pandas()
+
+
+def semantic_classes(results_dirs: list[str | os.PathLike]) -> dict[str, list[str]]:
+    """dataset -> class names, from the identities of the semantic evaluations under ``results_dirs``."""
+    out = {}
+    for d in results_dirs:
+        for p in sorted(Path(d).rglob(f"{STATE_DIR}/eval.json")):
+            ident = read_state(p) or {}
+            names = ident.get("classes") if ident.get("task") == "semantic" else None
+            if isinstance(names, list) and all(isinstance(c, str) for c in names):
+                out[str(ident.get("dataset"))] = names
+    return out

@@ -77,18 +77,14 @@ def cmd_push(a) -> int:
 
 
 def cmd_train(a) -> int:
-    from .errors import UsageError
     from .train import train
 
     if a.model == "ecocseg":
-        from .train.ecocseg_run import EcocSegRecipe, train_ecocseg
+        from .train.ecocseg_run import train_ecocseg_with
 
-        given = {"config": a.config, "steps": a.steps, "batch_size": a.batch_size, "crop": a.train_size,
-                 "lr": a.lr, "seed": a.seed}
-        if not a.target_dataset:
-            raise UsageError("train ecocseg needs --target-dataset DIR (the unlabelled target build)")
-        recipe = EcocSegRecipe(**{k: v for k, v in given.items() if v is not None})
-        print(f"weights: {train_ecocseg(a.dataset, a.target_dataset, a.out, recipe, device=a.device)}")
+        weights = train_ecocseg_with(a.dataset, a.target_dataset, a.out, device=a.device, config=a.config,
+                                     steps=a.steps, batch_size=a.batch_size, crop=a.train_size, lr=a.lr, seed=a.seed)
+        print(f"weights: {weights}")
         return 0
     res = train(a.model, a.dataset, a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum,
                 device=a.device, dtype=a.dtype, resume=not a.no_resume, config=a.config, seed=a.seed,

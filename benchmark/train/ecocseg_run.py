@@ -28,7 +28,7 @@ from ..data.semantic import IGNORE_INDEX, decode_label
 from ..jobs import atomic_write_json, load_manifest
 from .ecocseg import SelfTrainConfig, ema_update, self_training_loss
 from .state import save_weights
-from ..errors import BadInputError
+from ..errors import BadInputError, UsageError
 
 
 @dataclass(frozen=True)
@@ -141,3 +141,14 @@ def train_ecocseg(source_dir: str | os.PathLike, target_dir: str | os.PathLike, 
     atomic_write_json(out / "recipe.json", asdict(recipe) | {"self_training": asdict(cfg), "classes": classes,
                                                              "source": str(source_dir), "target": str(target_dir)})
     return out / "weights.safetensors"
+
+
+def train_ecocseg_with(source_dir: str | os.PathLike, target_dir: Optional[str | os.PathLike],
+                       out: str | os.PathLike, device: str = "cpu", **overrides) -> Path:
+    """``train_ecocseg`` with the recipe's defaults replaced by the ``overrides`` that are not None (what
+    ``robustseg train ecocseg`` passes: config, steps, batch_size, crop, lr, seed)."""
+    if not target_dir:
+        raise UsageError("train ecocseg needs --target-dataset DIR (the unlabelled target build)")
+    recipe = EcocSegRecipe(**{k: v for k, v in overrides.items() if v is not None})
+    return train_ecocseg(source_dir, target_dir, out, recipe, device=device)
+

@@ -109,7 +109,8 @@ def cmd_eval(a) -> int:
                 r = evaluate(model, a.dataset, protocol, a.out, checkpoint=a.checkpoint, device=a.device,
                              dataset_name=a.dataset_name,
                              splits=a.splits.split(",") if a.splits else None, shard=_shard(a.shard),
-                             skip_errors=a.skip_errors, merge=a.merge, encode_batch=a.encode_batch, progress=bar)
+                             skip_errors=a.skip_errors, merge=a.merge, encode_batch=a.encode_batch,
+                             pipelined=not a.sequential, workers=a.workers, click_batch=a.click_batch, progress=bar)
             finally:
                 bar.close()
             print("\n".join(describe_eval(r)))
@@ -290,6 +291,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset-name", help="name in results and leaderboards (default: the folder name)")
     p.add_argument("--encode-batch", type=int, default=1,
                    help="images per batched image-encoder forward (useful on a GPU)")
+    p.add_argument("--workers", type=int, help="threads decoding, prompting and scoring around the model "
+                                                "(default: one per core)")
+    p.add_argument("--click-batch", type=int, default=1,
+                   help="interactive protocols: instances whose clicks go in one predict call (GPU; 1 = "
+                        "byte-identical to one call per instance, >1 equal up to float rounding for neural models)")
+    p.add_argument("--sequential", action="store_true",
+                   help="the plain loop on one thread instead of the pipelined evaluator (same results, slower)")
     p.add_argument("--merge", action="store_true",
                    help="after --shard runs: evaluate nothing, check every shard is done and write the manifest")
     p.add_argument("--skip-errors", action="store_true",

@@ -132,10 +132,12 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     results are byte-identical to ``pipelined=False``, the plain loop (see ``pipelined.py``).
     ``click_batch`` > 1 (pipelined only) sends that many instances' clicks per ``predict`` call in the
     interactive protocols: equal results for weight-free models, float-rounding close for neural ones."""
-    if click_batch < 1 or (workers is not None and workers < 1):
-        raise ValueError(f"click_batch and workers must be at least 1, got {click_batch} and {workers}")
+    if click_batch < 1:
+        raise ValueError(f"click_batch (--click-batch) must be at least 1, got {click_batch}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers (--workers) must be at least 1, got {workers}")
     if click_batch > 1 and not pipelined:
-        raise ValueError("click_batch > 1 needs the pipelined evaluator (pipelined=True)")
+        raise ValueError("click_batch (--click-batch) > 1 needs the pipelined evaluator (not --sequential)")
     if protocol not in EVAL_PROTOCOLS:
         raise KeyError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(EVAL_PROTOCOLS)}")
     spec = EVAL_PROTOCOLS[protocol]

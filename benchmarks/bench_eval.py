@@ -144,6 +144,8 @@ def main() -> None:
         if a.click_batch:
             variants.append((f"pipelined, click_batch {a.click_batch}", {"click_batch": a.click_batch}))
     print(f"cores {len(os.sched_getaffinity(0))}, load average at start {os.getloadavg()}")
+    for prof in a.profiles.split(","):
+        print(f"{prof}: {_calibrate(PROFILES[prof])}")
     with tempfile.TemporaryDirectory() as tmp:
         dataset = build_dataset(Path(tmp), Path(a.coco), a.conditions)
         print("| profile | protocol | evaluator | instances | model calls | wall s | GPU busy | inside calls | instances/s |")
@@ -220,6 +222,22 @@ def stage_table(dataset: Path, tmp: Path) -> None:
     print(f"\nCPU ms per instance, one thread, {n} instances (thread CPU time):\n")
     print("| " + " | ".join(t) + " |\n|" + "---:|" * len(t))
     print("| " + " | ".join(f"{1000 * v / n:.2f}" for v in t.values()) + " |")
+
+
+def _calibrate(profile: dict, calls: int = 200) -> str:
+    """What this machine makes of the stated GPU times with nothing else running in the process: the
+    ceiling of the GPU-busy share (sleep overshoot under load is the machine's, not the evaluator's)."""
+    out = []
+    for what in ("set_image", "predict"):
+        model = GpuStandIn(**profile)
+        model.set_image(np.zeros((480, 640, 3), np.uint8))
+        model.gpu, prompts = 0.0, Prompts(boxes=np.array([[10, 10, 200, 150]] * 7, np.float32))
+        n = calls // 10 if what == "set_image" else calls
+        t0 = time.perf_counter()
+        for _ in range(n):
+            model.set_image(np.zeros((480, 640, 3), np.uint8)) if what == "set_image" else model.predict(prompts)
+        out.append(f"{n} {what} calls alone: GPU busy {100 * model.gpu / (time.perf_counter() - t0):.1f}%")
+    return "; ".join(out) + " (the ceiling on this machine now)"
 
 
 def _instances(results: Path) -> int:

@@ -55,7 +55,8 @@ def cmd_eval(a) -> int:
     evaluate_models(a.model, a.dataset, a.protocol, a.out, model_options=T.options(a.model_option),
                     checkpoint=a.checkpoint, device=a.device, progress=_Progress, dataset_name=a.dataset_name,
                     splits=a.splits, shard=a.shard, random_weights=a.random_weights, skip_errors=a.skip_errors,
-                    merge=a.merge, encode_batch=a.encode_batch)
+                    merge=a.merge, encode_batch=a.encode_batch, pipelined=not a.sequential, workers=a.workers,
+                    click_batch=a.click_batch)
     return 0
 
 
@@ -242,6 +243,13 @@ def parser() -> T.OneLineParser:
                    help="name in results and leaderboards (default: the folder name)")
     p.add_argument("--encode-batch", type=arg(T.integer(1, 4096)), default=1,
                    help="images per batched image-encoder forward (useful on a GPU)")
+    p.add_argument("--workers", type=arg(T.integer(1, 256)),
+                   help="threads decoding, prompting and scoring around the model (default: one per core)")
+    p.add_argument("--click-batch", type=arg(T.integer(1, 4096)), default=1,
+                   help="interactive protocols: instances whose clicks go in one predict call (GPU; 1 = "
+                        "byte-identical to one call per instance, >1 equal up to float rounding for neural models)")
+    p.add_argument("--sequential", action="store_true",
+                   help="the plain loop on one thread instead of the pipelined evaluator (same results, slower)")
     p.add_argument("--merge", action="store_true",
                    help="after --shard runs: evaluate nothing, check every shard is done and write the manifest")
     p.add_argument("--skip-errors", action="store_true",

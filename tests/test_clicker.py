@@ -99,3 +99,37 @@ def test_noc_and_summary():
     assert noc([0.5, 0.6], 0.9) == 20 and noc([0.95] * 3, 0.9, max_clicks=5) == 1
     s = noc_summary([[0.5, 0.86, 0.91], [0.2, 0.3]], max_clicks=20)
     assert s == {"NoC@85": (2 + 20) / 2, "NoF@85": 1.0, "NoC@90": (3 + 20) / 2, "NoF@90": 1.0}
+
+
+def _full_image_click(gt, pred, clicked):
+    """The clicker's rule computed on the whole image (the definition the cropped version must equal)."""
+    from benchmark.eval.protocols import exact_distance
+
+    def dist(region):
+        return exact_distance(np.pad(region.astype(np.uint8), 1))[1:-1, 1:-1]
+
+    fn_dt, fp_dt = dist(gt & ~pred), dist(~gt & pred)
+    fn_dt[clicked] = 0
+    fp_dt[clicked] = 0
+    if fn_dt.max() <= 0 and fp_dt.max() <= 0:
+        return None
+    positive = fn_dt.max() > fp_dt.max()
+    y, x = np.unravel_index(int(np.argmax(fn_dt if positive else fp_dt)), gt.shape)
+    return Click(int(x), int(y), bool(positive))
+
+
+def test_cropped_next_click_equals_the_full_image_rule():
+    """next_click works on the box of gt | pred; ties and border cases must land on the same pixel."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    for trial in range(150):
+        h, w = rng.integers(8, 60, size=2)
+        gt, pred = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
+        for m in (gt, pred):
+            for _ in range(rng.integers(1, 4)):
+                cv2.ellipse(m, (int(rng.integers(0, w)), int(rng.integers(0, h))),
+                            (int(rng.integers(1, 12)), int(rng.integers(1, 12))), float(rng.integers(0, 180)), 0, 360, 1, -1)
+        gt, pred = gt.astype(bool), pred.astype(bool) if trial % 5 else np.zeros((h, w), bool)
+        clicked = rng.random((h, w)) < 0.02
+        assert next_click(gt, pred, clicked) == _full_image_click(gt, pred, clicked), trial

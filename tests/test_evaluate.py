@@ -31,10 +31,12 @@ def test_box_baseline_iou_matches_independent_computation(tiny_dataset, tmp_path
     assert (res.model == "box").all() and (res.protocol == "box").all()
 
 
-def test_progress_counts_images_and_resumed_files(tiny_dataset, tmp_path):
+@pytest.mark.parametrize("pipelined", [True, False])
+def test_progress_counts_images_and_resumed_files(tiny_dataset, tmp_path, pipelined):
     images = sum(m["rows"] for m in json.loads((tiny_dataset / "manifest.json").read_text())["files"].values())
     calls = []
-    evaluate("box", tiny_dataset, "box", tmp_path, splits=None, progress=lambda d, t: calls.append((d, t)))
+    evaluate("box", tiny_dataset, "box", tmp_path, splits=None, pipelined=pipelined,
+             progress=lambda d, t: calls.append((d, t)))
     assert calls[-1] == (images, images) and len(calls) >= images  # one call per image, counting up
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     again = []

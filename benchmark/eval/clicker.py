@@ -58,18 +58,30 @@ def _padded_distance(region: np.ndarray) -> np.ndarray:
 
 def next_click(gt: np.ndarray, pred: np.ndarray, clicked: Optional[np.ndarray] = None) -> Optional[Click]:
     """The next click for prediction ``pred`` of ``gt``; None when no unclicked error pixel is left.
-    ``clicked``: bool (H, W), True where a click was already placed."""
-    fn_dt = _padded_distance(gt & ~pred)
-    fp_dt = _padded_distance(~gt & pred)
+    ``clicked``: bool (H, W), True where a click was already placed.
+
+    Computed on the bounding box of ``gt | pred``, which holds both error regions: beyond it both
+    regions are empty, which is also how the padded distance treats the crop's edge, and row-major
+    order inside the crop is row-major order in the image, so the click is the full-image one."""
+    union = gt | pred
+    rows, cols = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
+    if rows.size == 0:
+        return None
+    y0, x0 = int(rows[0]), int(cols[0])
+    crop = (slice(y0, int(rows[-1]) + 1), slice(x0, int(cols[-1]) + 1))
+    g, p = gt[crop], pred[crop]
+    fn_dt = _padded_distance(g & ~p)
+    fp_dt = _padded_distance(~g & p)
     if clicked is not None:
-        fn_dt[clicked] = 0
-        fp_dt[clicked] = 0
+        c = clicked[crop]
+        fn_dt[c] = 0
+        fp_dt[c] = 0
     fn_max, fp_max = float(fn_dt.max()), float(fp_dt.max())
     if fn_max <= 0 and fp_max <= 0:
         return None
     positive = fn_max > fp_max
-    y, x = np.unravel_index(int(np.argmax(fn_dt if positive else fp_dt)), gt.shape)
-    return Click(int(x), int(y), positive)
+    y, x = np.unravel_index(int(np.argmax(fn_dt if positive else fp_dt)), g.shape)
+    return Click(int(x) + x0, int(y) + y0, positive)
 
 
 def _prompts(clicks: Sequence[Click], mask_input: Optional[np.ndarray], box: Optional[np.ndarray] = None
@@ -89,6 +101,61 @@ def _first_click(first: str, gt: np.ndarray) -> Optional[Click]:
     return None if first == "box" else next_click(gt, np.zeros_like(gt))
 
 
+class ClickSession:
+    """One instance's clicker between rounds, so that a scheduler can interleave the rounds of many
+    instances (and batch their prompts) while each instance follows exactly ``run_interactive``'s rules.
+
+    ``next_prompts()`` places the next click and returns the one prompt (B = 1) to predict, or None when
+    the instance is finished; ``take(pred, i)`` consumes row ``i`` of the prediction for that prompt."""
+
+    def __init__(self, gt: np.ndarray, *, max_clicks: int = MAX_CLICKS, oracle: bool = False,
+                 stop_iou: Optional[float] = None, dilation_ratio: float = 0.02, where: str = "",
+                 first: str = "point"):
+        if first not in FIRST_PROMPTS:
+            raise ValueError(f"first must be one of {', '.join(FIRST_PROMPTS)}, not {first!r}")
+        gt = np.asarray(gt, dtype=bool)
+        if gt.ndim != 2 or not gt.any():
+            raise ValueError(f"{where or 'interactive'}: ground truth must be a non-empty (H, W) mask")
+        self.gt, self.max_clicks, self.oracle, self.stop_iou = gt, max_clicks, oracle, stop_iou
+        self.dilation_ratio, self.where, self.first = dilation_ratio, where, first
+        self.box = tight_box(gt) if first == "box" else None
+        self.clicks: list[Click] = []
+        self.click: Optional[Click] = None  # the click of the round awaiting ``take`` (None: box alone)
+        self.clicked = np.zeros_like(gt)
+        self.chosen_mask = np.zeros_like(gt)
+        self.mask_input: Optional[np.ndarray] = None
+        self.results: list[RoundResult] = []
+        self.round = 0  # the round whose prediction ``take`` expects (prompts sent so far)
+        self.done = False
+
+    def next_prompts(self) -> Optional[Prompts]:
+        r = self.round + 1
+        if self.done or r > self.max_clicks:
+            self.done = True
+            return None
+        click = _first_click(self.first, self.gt) if r == 1 else next_click(self.gt, self.chosen_mask, self.clicked)
+        if click is None and not (r == 1 and self.first == "box"):
+            # the prediction cannot change any more: repeat the last result
+            last = self.results[-1]
+            self.results.extend(RoundResult(**{**last.__dict__, "round": k}) for k in range(r, self.max_clicks + 1))
+            self.done = True
+            return None
+        if click is not None:
+            self.clicks.append(click)
+            self.clicked[click.y, click.x] = True
+        self.round, self.click = r, click
+        return _prompts(self.clicks, self.mask_input, self.box)
+
+    def take(self, pred: Prediction, i: int = 0) -> None:
+        cand = [instance_metrics(pred.masks[i, k], self.gt, self.dilation_ratio) for k in range(pred.masks.shape[1])]
+        k = int(np.argmax([c["iou"] for c in cand])) if self.oracle else int(np.argmax(pred.scores[i]))
+        self.chosen_mask = pred.masks[i, k]
+        self.mask_input = None if pred.logits is None else np.asarray(pred.logits[i, k][None, None], dtype=np.float32)
+        self.results.append(RoundResult(self.round, self.click, k, float(pred.scores[i, k]), **cand[k]))
+        if self.stop_iou is not None and cand[k]["iou"] >= self.stop_iou:
+            self.done = True
+
+
 def run_interactive(predict: PredictFn, gt: np.ndarray, *, max_clicks: int = MAX_CLICKS, multimask: bool = False,
                     oracle: bool = False, stop_iou: Optional[float] = None, dilation_ratio: float = 0.02,
                     where: str = "", first: str = "point") -> list[RoundResult]:
@@ -102,37 +169,14 @@ def run_interactive(predict: PredictFn, gt: np.ndarray, *, max_clicks: int = MAX
     is left: then the prediction cannot change, so the last result is repeated up to ``max_clicks``.
     ``first``: the round-1 prompt, ``point`` (the clicker's own), ``box`` or ``boundary`` (module doc);
     with ``box`` the rounds count prompts, so round N holds the box and N - 1 clicks."""
-    if first not in FIRST_PROMPTS:
-        raise ValueError(f"first must be one of {', '.join(FIRST_PROMPTS)}, not {first!r}")
-    gt = np.asarray(gt, dtype=bool)
-    if gt.ndim != 2 or not gt.any():
-        raise ValueError(f"{where or 'interactive'}: ground truth must be a non-empty (H, W) mask")
-    h, w = gt.shape
-    clicks: list[Click] = []
-    clicked = np.zeros_like(gt)
-    chosen_mask = np.zeros_like(gt)
-    mask_input = None
-    out: list[RoundResult] = []
-    box = tight_box(gt) if first == "box" else None
-    for r in range(1, max_clicks + 1):
-        click = _first_click(first, gt) if r == 1 else next_click(gt, chosen_mask, clicked)
-        if click is None and not (r == 1 and first == "box"):
-            last = out[-1]
-            out.extend(RoundResult(**{**last.__dict__, "round": k}) for k in range(r, max_clicks + 1))
-            break
-        if click is not None:
-            clicks.append(click)
-            clicked[click.y, click.x] = True
-        pred = predict(_prompts(clicks, mask_input, box), multimask)
-        validate_prediction(pred, 1, h, w, where=f"{where} round {r}".strip())
-        cand = [instance_metrics(pred.masks[0, k], gt, dilation_ratio) for k in range(pred.masks.shape[1])]
-        k = int(np.argmax([c["iou"] for c in cand])) if oracle else int(np.argmax(pred.scores[0]))
-        chosen_mask = pred.masks[0, k]
-        mask_input = None if pred.logits is None else np.asarray(pred.logits[0, k][None, None], dtype=np.float32)
-        out.append(RoundResult(r, click, k, float(pred.scores[0, k]), **cand[k]))
-        if stop_iou is not None and cand[k]["iou"] >= stop_iou:
-            break
-    return out
+    s = ClickSession(gt, max_clicks=max_clicks, oracle=oracle, stop_iou=stop_iou, dilation_ratio=dilation_ratio,
+                     where=where, first=first)
+    h, w = s.gt.shape
+    while (prompts := s.next_prompts()) is not None:
+        pred = predict(prompts, multimask)
+        validate_prediction(pred, 1, h, w, where=f"{where} round {s.round}".strip())
+        s.take(pred)
+    return s.results
 
 
 def noc(ious: Sequence[float], threshold: float, max_clicks: int = MAX_CLICKS) -> int:

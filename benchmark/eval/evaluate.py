@@ -12,25 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-import numpy as np
 import pyarrow as pa
 
-from baselines import ModelArgumentError, ModelOutputError, create_model, validate_prediction
+from baselines import ModelArgumentError, create_model, validate_prediction
 from baselines.registry import check_model_arguments
 from baselines.contract import PromptableSegmenter
 
-from ..data.schema import FEATURES, check_row, decode_image, decode_rle, encode_rle
-from ..errors import IntegrityError
+from ..data.schema import FEATURES
+from ..errors import IntegrityError, UnknownNameError, UsageError
 from ..jobs import (DATASET_MANIFEST, STATE_DIR, IncompleteResultsError, JobConflictError, atomic_write_json, check_identity,
                     done_marker, folder_lock, load_manifest, read_marker, read_verified_parquet,
                     remove_stale_temps, sha256_file, write_parquet_atomic)
 from ..paths import check_name, inside
-from . import metrics
 from .clicker import run_interactive
-from .protocols import EVAL_PROTOCOLS, PROTOCOLS, ProtocolSpec
+from .protocols import EVAL_PROTOCOLS, ProtocolSpec
 from .records import RESULT_SCHEMA
-from .uncertainty import uncertainty_metrics
-from ..errors import UnknownNameError, UsageError
+from .pipelined import pipelined_shard_rows
+from .stages import Decoded, base_rows, click_rows, decode_row, groups, image_error, oneshot_prompts, oneshot_rows
 
 
 
@@ -48,85 +46,44 @@ class EvalResult:
     complete: bool = False  # every dataset file (all shards) has verified results; manifest.json written
 
 
-def _instance_row(base: dict, pred_mask: np.ndarray, gt: np.ndarray, score: float, candidate: int,
-                  uncertainty: Optional[np.ndarray], keep_masks: bool) -> dict:
-    row = base | metrics.instance_metrics(pred_mask, gt) | {"score": float(score), "candidate": int(candidate)}
-    if uncertainty is not None:
-        row |= uncertainty_metrics(pred_mask, gt, uncertainty) | {"unc_mean": float(np.mean(uncertainty))}
-    if keep_masks:
-        row |= {"gt_rle": encode_rle(gt)["counts"], "pred_rle": encode_rle(pred_mask)["counts"]}
-    return row
-
-
-@dataclass
-class _Decoded:
-    """One dataset row ready for the model: its prompted objects, image and ground-truth masks."""
-
-    row: dict
-    objects: list
-    image: Optional[np.ndarray] = None
-    gts: list = field(default_factory=list)
-
-
-def _decode_row(r: dict, where: str) -> _Decoded:
-    at = f"{where} image {r.get('image_id')!r}"
-    check_row(r, at)
-    objects = [o for o in r["objects"] if not o["iscrowd"] and o["area"] > 0]
-    if not objects:
-        return _Decoded(r, [])
-    image = decode_image(r["image"]["bytes"], at)
-    if image.shape[:2] != (r["height"], r["width"]):
-        raise IntegrityError(f"{at}: image is {image.shape[1]}x{image.shape[0]} but the row says "
-                             f"{r['width']}x{r['height']}")
-    return _Decoded(r, objects, image, [decode_rle(o["mask"], f"{at} object {o['id']}") for o in objects])
-
-
 def _prefetched(rows: list[dict], where: str, depth: int = 2):
     """Decode the next rows in a background thread while the model works on the current one
     (OpenCV and pycocotools release the GIL), so the model does not wait on decoding."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = deque(pool.submit(_decode_row, r, where) for r in rows[:depth])
+        pending = deque(pool.submit(decode_row, r, where) for r in rows[:depth])
         for k in range(len(rows)):
             if k + depth < len(rows):
-                pending.append(pool.submit(_decode_row, rows[k + depth], where))
+                pending.append(pool.submit(decode_row, rows[k + depth], where))
             yield pending.popleft().result()
 
 
-def _image_rows(model: PromptableSegmenter, d: _Decoded, spec: ProtocolSpec, multimask: bool, ctx: dict, where: str,
+def _image_rows(model: PromptableSegmenter, d: Decoded, spec: ProtocolSpec, multimask: bool, ctx: dict, where: str,
                 batch_size: int, selected: Optional[int] = None) -> list[dict]:
-    r, objects, image, gts = d.row, d.objects, d.image, d.gts
-    if not objects:
+    if not d.objects:
         return []
-    h, w = image.shape[:2]
+    h, w = d.image.shape[:2]
     if selected is None:
-        model.set_image(image)
+        model.set_image(d.image)
     else:
         model.select_image(selected)  # encoded with its batch in set_images  # one encoding serves every prompt and round of this image
-    at = f"{where} image {r['image_id']}"
+    at = f"{where} image {d.row['image_id']}"
     rows = []
-    base = [ctx | {"condition": r["condition"], "severity": r["severity"], "image_id": r["image_id"],
-                   "object_id": o["id"], "category": o["category"], "area": o["area"], "height": h, "width": w,
-                   "protocol": spec.name} for o in objects]
+    base = base_rows(d, spec, ctx)
     if spec.clicks:
-        for b, gt in zip(base, gts):
-            for rr in run_interactive(lambda p, mm: model.predict(p, multimask=mm), gt, max_clicks=spec.clicks,
-                                      multimask=multimask, oracle=spec.oracle, stop_iou=spec.stop_iou,
-                                      where=f"{at} object {b['object_id']}", first=spec.first):
-                rows.append(b | {"round": rr.round, "candidate": rr.candidate, "score": rr.score, "iou": rr.iou,
-                                 "dice": rr.dice, "pixel_accuracy": rr.pixel_accuracy,
-                                 "boundary_iou": rr.boundary_iou})
+        for b, gt in zip(base, d.gts):
+            rows += click_rows(b, run_interactive(lambda p, mm: model.predict(p, multimask=mm), gt,
+                                                  max_clicks=spec.clicks, multimask=multimask, oracle=spec.oracle,
+                                                  stop_iou=spec.stop_iou, where=f"{at} object {b['object_id']}",
+                                                  first=spec.first))
         return rows
-    prompts = PROTOCOLS[spec.name](gts, seed=r["seed"], image_id=r["image_id"], object_ids=[o["id"] for o in objects])
-    for start in range(0, len(gts), batch_size):
+    prompts = oneshot_prompts(d, spec)
+    chunks = []
+    for start in range(0, len(d.gts), batch_size):
         idx = slice(start, start + batch_size)
-        chunk = gts[idx]
         pred = model.predict(prompts.select(idx), multimask=multimask)
-        validate_prediction(pred, len(chunk), h, w, where=at)
-        for i, (b, gt) in enumerate(zip(base[idx], chunk)):
-            k = int(np.argmax(pred.scores[i]))
-            unc = None if pred.uncertainty is None else pred.uncertainty[i, k]
-            rows.append(_instance_row(b | {"round": 1}, pred.masks[i, k], gt, pred.scores[i, k], k, unc, True))
-    return rows
+        validate_prediction(pred, len(d.gts[idx]), h, w, where=at)
+        chunks.append((idx, pred))
+    return oneshot_rows(base, d.gts, chunks)
 
 
 def _shard_rows(model: PromptableSegmenter, table: pa.Table, spec: ProtocolSpec, multimask: bool, ctx: dict,
@@ -136,7 +93,7 @@ def _shard_rows(model: PromptableSegmenter, table: pa.Table, spec: ProtocolSpec,
     (only with ``skip_errors``; otherwise the first failure stops the evaluation). ``on_image`` is called
     after every image (progress)."""
     rows, skipped = [], []
-    for group in _groups(_prefetched(table.to_pylist(), where), encode_batch):
+    for group in groups(_prefetched(table.to_pylist(), where), encode_batch):
         for _ in range(len(group) - len([d for d in group if d.objects])):
             on_image()  # images without objects: nothing to evaluate
         todo = [d for d in group if d.objects]
@@ -149,30 +106,15 @@ def _shard_rows(model: PromptableSegmenter, table: pa.Table, spec: ProtocolSpec,
         for j, d in enumerate(todo):
             r = d.row
             try:
-                rows += _image_rows(model, d, spec, multimask, ctx | {"source": r["source"]}, where, batch_size,
+                rows += _image_rows(model, d, spec, multimask, ctx, where, batch_size,
                                     j if batched else None)
-            except ModelOutputError as e:
+            except Exception as e:  # noqa: BLE001 - a contract break, or the model itself raised: with the sample
+                err = image_error(e, where, r["image_id"])
                 if not skip_errors:
-                    raise
-                skipped.append({"image_id": r["image_id"], "error": str(e)})
-            except Exception as e:  # the model itself raised: say so, with the sample
-                err = ModelOutputError(f"model raised {type(e).__name__} on {where} image {r['image_id']}: {e}")
-                if not skip_errors:
-                    raise err from e
+                    raise err from (None if err is e else e)
                 skipped.append({"image_id": r["image_id"], "error": str(err)})
             on_image()
     return rows, skipped
-
-
-def _groups(items, size: int):
-    group = []
-    for x in items:
-        group.append(x)
-        if len(group) == size:
-            yield group
-            group = []
-    if group:
-        yield group
 
 
 def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, protocol: str,
@@ -180,6 +122,7 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
              dataset_name: Optional[str] = None, splits: Optional[list[str]] = None,
              multimask: Optional[bool] = None, batch_size: int = 64, shard: tuple[int, int] = (0, 1),
              skip_errors: bool = False, merge: bool = False, encode_batch: int = 1, random_weights: bool = False,
+             pipelined: bool = True, workers: Optional[int] = None, click_batch: int = 1,
              progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
     """Evaluate ``model`` (a registry name, ``module:Class``, or an instance) on a built dataset.
     Results go to ``out/<dataset>/<model>/<protocol>/<config>/<split>-<chunk>.parquet``.
@@ -192,7 +135,19 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     are encoded in one batched forward (``set_images``; worth it on a GPU) while the next ones decode in
     a background thread; ``batch_size`` bounds the prompts per ``predict`` call. A model with learned
     weights but no checkpoint is refused unless ``random_weights``; its results then record it. ``progress(done, total)``
-    counts images (a tqdm bar then shows images per second and the time left)."""
+    counts images (a tqdm bar then shows images per second and the time left).
+
+    ``pipelined`` (default) keeps the model's calls back to back on this thread while ``workers`` threads
+    (default: one per core) decode and place prompts ahead of it and compute metrics behind it; the
+    results are byte-identical to ``pipelined=False``, the plain loop (see ``pipelined.py``).
+    ``click_batch`` > 1 (pipelined only) sends that many instances' clicks per ``predict`` call in the
+    interactive protocols: equal results for weight-free models, float-rounding close for neural ones."""
+    if isinstance(click_batch, bool) or not isinstance(click_batch, int) or click_batch < 1:
+        raise UsageError(f"click_batch (--click-batch) must be an integer of at least 1, got {click_batch!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"workers (--workers) must be an integer of at least 1, got {workers!r}")
+    if click_batch > 1 and not pipelined:
+        raise UsageError("click_batch (--click-batch) > 1 needs the pipelined evaluator (not --sequential)")
     if protocol not in EVAL_PROTOCOLS:
         raise UnknownNameError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(EVAL_PROTOCOLS)}")
     spec = EVAL_PROTOCOLS[protocol]
@@ -252,8 +207,9 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
                 table = read_verified_parquet(dataset_dir, rel, meta, FEATURES.arrow_schema,
                                               f"{dataset_dir / 'manifest.json'}")
                 ctx_f = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
-                rows, skipped = _shard_rows(model, table, spec, multimask, ctx_f, str(src), batch_size,
-                                            skip_errors, encode_batch, tick)
+                args = (model, table, spec, multimask, ctx_f, str(src), batch_size, skip_errors, encode_batch)
+                rows, skipped = (pipelined_shard_rows(*args, workers=workers, click_batch=click_batch, on_image=tick)
+                                 if pipelined else _shard_rows(*args, tick))
                 dest = inside(target, _out_rel(rel), f"result file for {rel}")
                 write_parquet_atomic(dest, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), compression="zstd")
                 info = {"input": rel, "input_sha256": meta["sha256"], "file": _out_rel(rel),

@@ -36,10 +36,17 @@ def _nonempty(mask: np.ndarray, what: str = "ground-truth mask") -> np.ndarray:
     return mask
 
 
+def _extent(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(y_min, y_max, x_min, x_max) of a non-empty mask's pixels, inclusive: from its occupied rows and
+    columns, which is cheaper than listing every pixel."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+
+
 def tight_box(mask: np.ndarray) -> np.ndarray:
     """[x_min, y_min, x_max, y_max] of the mask's extreme pixels (inclusive), float32."""
-    ys, xs = np.nonzero(_nonempty(mask))
-    return np.array([xs.min(), ys.min(), xs.max(), ys.max()], dtype=np.float32)
+    y0, y1, x0, x1 = _extent(_nonempty(mask))
+    return np.array([x0, y0, x1, y1], dtype=np.float32)
 
 
 def jittered_box(mask: np.ndarray, rng: np.random.Generator, jitter: float = BOX_JITTER) -> np.ndarray:
@@ -78,9 +85,8 @@ def _argmax_xy(score: np.ndarray) -> np.ndarray:
 def _crop(mask: np.ndarray) -> tuple[np.ndarray, int, int]:
     """The mask cut to its bounding box, with the box's top-left (y0, x0). Distances computed on the
     crop are exact: beyond the box lies background or the image border, both boundary."""
-    ys, xs = np.nonzero(mask)
-    y0, x0 = int(ys.min()), int(xs.min())
-    return mask[y0:ys.max() + 1, x0:xs.max() + 1], y0, x0
+    y0, y1, x0, x1 = _extent(mask)
+    return mask[y0:y1 + 1, x0:x1 + 1], y0, x0
 
 
 def farthest_point(mask: np.ndarray) -> np.ndarray:
@@ -96,10 +102,10 @@ def spread_points(mask: np.ndarray, n: int) -> np.ndarray:
     pixels than n repeats its last point. Returns (n, 2) float32."""
     sub, y0, x0 = _crop(_nonempty(mask))
     inner = _inner_distance(sub).astype(np.float64)
-    gy, gx = np.mgrid[:sub.shape[0], :sub.shape[1]]
+    gy, gx = np.ogrid[:sub.shape[0], :sub.shape[1]]
     near = np.full(sub.shape, np.inf)  # distance to the nearest point placed so far
     pts = []
-    for _ in range(n):
+    for k in range(n):
         score = np.minimum(inner, near)
         best = score.max()
         if best <= 0:  # every mask pixel already holds a point
@@ -107,7 +113,8 @@ def spread_points(mask: np.ndarray, n: int) -> np.ndarray:
             continue
         p = _argmax_xy(np.where(score == best, near, -1.0))
         pts.append(p)
-        near = np.minimum(near, np.hypot(gx - p[0], gy - p[1]))
+        if k + 1 < n:  # the last point's distances would not be used
+            near = np.minimum(near, np.hypot(gx - p[0], gy - p[1]))
     return np.stack(pts) + np.array([x0, y0], dtype=np.float32)
 
 

@@ -422,3 +422,15 @@ def test_coco_index_keeps_the_json_values_exactly(tmp_path):
     bad = coco_root(tmp_path / "nan", anns=[ann([[1.0, float("nan"), 8.0, 1.0, 8.0, 8.0]])])
     with pytest.raises(BadSampleError, match="not a finite number"):
         coco(bad)[0]
+
+
+def test_train_verifies_shards_before_reading_them(ds):
+    """Training reads a shard's objects only after its sha256, schema and row count match the manifest."""
+    from benchmark.train.data import index_dataset
+
+    manifest = json.loads((ds / "manifest.json").read_text())
+    rel = sorted(manifest["files"])[0]
+    with open(ds / rel, "ab") as f:
+        f.write(b"tampered")
+    with pytest.raises(IntegrityError, match="sha256 differs"):
+        index_dataset(ds)

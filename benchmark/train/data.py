@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 
 from corruptions import CLEAR
 
-from ..data.schema import decode_image, decode_rle
+from ..data.schema import FEATURES, decode_image, decode_rle
 from ..eval.protocols import tight_box
-from ..jobs import DATASET_MANIFEST, load_manifest, sha256_file
+from ..jobs import DATASET_MANIFEST, load_manifest, read_verified_parquet, sha256_file
 from ..errors import BadInputError, UnknownNameError
 
 
@@ -81,11 +81,9 @@ def index_dataset(dataset_dir: str | os.PathLike, configs: Optional[list[str]] =
         split = manifest["files"][rel]["split"]
         g = groups.setdefault(key, Group(key, {}))
         g.files[split] = rel
-        path = root / rel
-        try:
-            table = pq.read_table(path, columns=["image_id", "objects"])
-        except (OSError, ValueError) as e:
-            raise BadInputError(f"{path}: cannot read image_id/objects columns: {e}") from e
+        # verified like eval's reads: inside the folder, sha256 of the parsed bytes, schema, row count
+        table = read_verified_parquet(root, rel, manifest["files"][rel], FEATURES.arrow_schema,
+                                      str(root / "manifest.json")).select(["image_id", "objects"])
         for row, (image_id, objects) in enumerate(zip(table.column("image_id").to_pylist(),
                                                       table.column("objects").to_pylist())):
             g.rows.setdefault(image_id, {})[split] = (row, _largest_valid(objects))

@@ -59,7 +59,7 @@ def _unverified(t: Path, schema: pa.Schema) -> list[pa.Table]:
             table = pq.read_table(p, schema=schema)
         except (pa.ArrowException, OSError) as e:
             raise IntegrityError(f"{p}: not a readable result file ({e})") from None
-        if schema is RESULT_SCHEMA:
+        if schema is RESULT_SCHEMA:  # instance results; semantic rows hold confusion counts, no metrics
             check_result_table(table, str(p))
         out.append(table)
     return out
@@ -68,12 +68,11 @@ def _unverified(t: Path, schema: pa.Schema) -> list[pa.Table]:
 TASKS = ("instance", "semantic")
 
 
-def _task(target: Path) -> str:
+def _task(ident: dict, where: Path) -> str:
     """Which evaluator wrote a results folder: its identity names the task (instance ones predate the field)."""
-    ident = read_state(target / STATE_DIR / "eval.json")
-    task = (ident or {}).get("task", "instance")
+    task = ident.get("task", "instance")
     if task not in TASKS:
-        raise IntegrityError(f"{target / STATE_DIR / 'eval.json'}: unknown task {task!r}; valid: {', '.join(TASKS)}")
+        raise IntegrityError(f"{where}: unknown task {task!r}; valid: {', '.join(TASKS)}")
     return task
 
 
@@ -100,7 +99,9 @@ def read_results(results_dir: str | os.PathLike, allow_incomplete: bool = False,
     for t in targets:
         if not t.resolve().is_relative_to(root):
             raise UnsafePathError(f"{t}: resolves to {t.resolve()}, outside {root} (symlink); not read")
-        if _task(t) != task:
+        ident_file = t / STATE_DIR / "eval.json"
+        ident = read_state(ident_file) or {}
+        if _task(ident, ident_file) != task:
             continue
         m = t / "manifest.json"
         if m.exists():
@@ -119,7 +120,7 @@ def read_results(results_dir: str | os.PathLike, allow_incomplete: bool = False,
         if not parts:
             continue
         table = pa.concat_tables(parts)
-        random = bool((read_state(t / STATE_DIR / "eval.json") or {}).get("random_weights"))
+        random = bool(ident.get("random_weights"))
         if random and not allow_random_weights:
             raise UsageError(f"{t}: made with random weights (no checkpoint); pass --allow-random-weights to "
                              f"rank it anyway, labelled '{RANDOM_WEIGHTS_LABEL.strip()}'")

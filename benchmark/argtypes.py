@@ -9,7 +9,7 @@ import re
 from typing import Callable, TypeVar
 
 from .errors import UsageError
-from .paths import NAME_PATTERN, NAME_RULE
+from .paths import check_name
 
 T = TypeVar("T")
 
@@ -90,9 +90,7 @@ def image_size(text: str) -> tuple[int, int]:
 
 def name(text: str) -> str:
     """A split, partition or dataset name: it becomes a folder or config name, so it must stay one."""
-    if not NAME_PATTERN.fullmatch(text):
-        raise UsageError(f"{text!r} is not a valid name: {NAME_RULE}")
-    return text
+    return check_name(text, error=UsageError)
 
 
 def name_list(text: str) -> list[str]:

@@ -19,11 +19,12 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=,:\[\]-]{0,127}")
 NAME_RULE = "1-128 characters: letters, digits and . _ - + = , : [ ], starting with a letter or digit"
 
 
-def check_name(name, what: str) -> str:
+def check_name(name, what: str = "", error: type[Exception] = UnsafePathError) -> str:
     """``name`` if it is a valid single path component (split, config, dataset, model name), else
-    UnsafePathError saying what ``what`` is and which names are valid."""
+    ``error`` saying what ``what`` is and which names are valid. The one name check for data and
+    arguments alike: data raise UnsafePathError, arguments pass UsageError (exit code 2)."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise UnsafePathError(f"{what} {name!r} is not a valid name ({NAME_RULE})")
+        raise error(f"{what + ' ' if what else ''}{name!r} is not a valid name ({NAME_RULE})")
     return name
 
 

@@ -252,14 +252,21 @@ def test_sum_weights_load_through_registry(stages):
 ])
 def test_cli_misuse_is_one_line_exit_2(args, says, dataset, tmp_path):
     r = run_cli("train", *args, "--dataset", dataset, "--out", tmp_path / "run", "--config", "tiny",
-                "--random-weights", "--steps", "1", "--train-size", "32")
+                "--random-weights", "--steps", "1", "--batch-size", "1", "--train-size", "32")
     assert r.returncode == 2, r.stderr
     assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-def test_cli_refiner_from_other_sam_weights_is_refused(stages, dataset, tmp_path):
-    """The refinement module must come from the same initial SAM (here: trained from sam_init, used with a
-    random init)."""
-    r = run_cli("train", "sum", "--dataset", dataset, "--out", tmp_path / "run", "--config", "tiny",
-                "--random-weights", "--steps", "1", "--train-size", "32", "--refiner", stages["sum_refine"].weights)
+def test_cli_refiner_from_other_sam_weights_is_refused(stages, dataset, sam_init, tmp_path):
+    """The refinement module must carry the initial SAM's image encoder unchanged."""
+    from safetensors.torch import load_file, save_file
+
+    sd = load_file(str(stages["sum_refine"].weights))
+    key = next(k for k in sd if k.startswith("image_encoder."))
+    sd[key] = sd[key] + 1
+    other = tmp_path / "other.safetensors"
+    save_file(sd, str(other))
+    r = run_cli("train", "sum", "--dataset", dataset, "--out", tmp_path / "run", "--config", "tiny", "--init-checkpoint",
+                sam_init, "--steps", "1", "--batch-size", "1", "--train-size", "32", "--refiner", other)
     assert r.returncode == 2 and "image encoder differs from the initial SAM" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

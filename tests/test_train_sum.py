@@ -14,7 +14,6 @@ torch = pytest.importorskip("torch")
 
 from baselines import create_model  # noqa: E402
 from baselines.sam.sum_training import stability_score, weighted_pixel  # noqa: E402
-from benchmark.data.build import BuildConfig, build  # noqa: E402
 from benchmark.train import RECIPES, recipe_for, train  # noqa: E402
 from benchmark.train.data import index_dataset, is_unlabelled, recipe_plan, stream  # noqa: E402
 from benchmark.train.forward import training_loss  # noqa: E402
@@ -23,6 +22,7 @@ from benchmark.train.optim import layer_scale  # noqa: E402
 from benchmark.train.sum_losses import sigmoid_focal, ua_dice, ua_focal  # noqa: E402
 from benchmark.train.sum_setup import prepare_sum  # noqa: E402
 from .conftest import run_cli  # noqa: E402
+from .test_train import Killed, dataset, one_thread, sam_init  # noqa: E402,F401  (shared fixtures)
 
 TINY = {"config": "tiny", "train_size": 64, "device": "cpu", "progress_bar": False}
 # tiny random SAMs score their masks low: SAM's pseudo-label filters would drop every one, so the loss
@@ -30,43 +30,15 @@ TINY = {"config": "tiny", "train_size": 64, "device": "cpu", "progress_bar": Fal
 OPEN = {"min_pred_iou": 0.0, "min_stability": 0.0, "refine_min_iou": 0.0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+def _open_filters(mp: pytest.MonkeyPatch) -> None:
+    for fam in ("sum", "sum_refine"):
+        r = RECIPES[fam]
+        mp.setitem(RECIPES, fam, replace(r, options={**r.options, **OPEN, **({"rounds": 3} if fam == "sum" else {})}))
 
 
 @pytest.fixture
 def open_filters(monkeypatch):
-    for fam in ("sum", "sum_refine"):
-        r = RECIPES[fam]
-        monkeypatch.setitem(RECIPES, fam, replace(r, options={**r.options, **OPEN, "rounds": 3}
-                                                  if fam == "sum" else {**r.options, **OPEN}))
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sumtrain") / "ds"
-    cfg = BuildConfig(source_options={"num_images": 8, "width": 64, "height": 64},
-                      profile="robustsam/gauss_noise,robustsam/brightness", images_per_shard=8, image_format="png")
-    assert build(cfg, out).complete
-    return out
-
-
-@pytest.fixture(scope="module")
-def sam_init(tmp_path_factory):
-    """Tiny SAM weights whose mask head is scaled up, so logits depend on the image (as in test_train)."""
-    from safetensors.torch import save_file
-
-    sd = create_model("sam_vit_b", config="tiny").model.state_dict()
-    for k in sd:
-        if k.startswith("mask_decoder.output_hypernetworks_mlps.") and ".layers.2." in k:
-            sd[k] = sd[k] * 30
-    path = tmp_path_factory.mktemp("suminit") / "sam_tiny.safetensors"
-    save_file({k: v.contiguous() for k, v in sd.items()}, str(path))
-    return str(path)
+    _open_filters(monkeypatch)
 
 
 # losses and sampling ------------------------------------------------------------------------------
@@ -160,9 +132,7 @@ def _models(name, weights, recipe, sam_init, refiner=None):
 @pytest.fixture(scope="module")
 def stages(dataset, sam_init, tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    for fam in ("sum", "sum_refine"):
-        r = RECIPES[fam]
-        mp.setitem(RECIPES, fam, replace(r, options={**r.options, **OPEN, **({"rounds": 3} if fam == "sum" else {})}))
+    _open_filters(mp)
     try:
         ref = train("sum-refine", dataset, tmp_path_factory.mktemp("ref"), steps=16, batch_size=2, lr=1e-3,
                     init_checkpoint=sam_init, save_every=100, **TINY)
@@ -208,10 +178,6 @@ def test_sum_loss_falls_with_uncertainty_from_the_module(stages, dataset, sam_in
     assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("image_encoder."))  # all of SAM trains
     assert torch.equal(a["prompt_encoder.task_prompt_embedding.0.weight"],
                        b["prompt_encoder.task_prompt_embedding.0.weight"])  # the zero task prompt stays zero
-
-
-class Killed(Exception):
-    pass
 
 
 def test_sum_resume_after_kill_equals_uninterrupted_run(stages, dataset, sam_init, tmp_path, open_filters):

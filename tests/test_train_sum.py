@@ -236,3 +236,20 @@ def test_cli_refiner_from_other_sam_weights_is_refused(stages, dataset, sam_init
                 sam_init, "--steps", "1", "--batch-size", "1", "--train-size", "32", "--refiner", other)
     assert r.returncode == 2 and "image encoder differs from the initial SAM" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_training_prompt_embedding_equals_the_inference_encoder():
+    """The training forward adds the task prompt as SumAdapter's encoder does (task 0 adds the zero vector,
+    which training leaves out so it gets no gradient)."""
+    model = create_model("sum_vit_b", config="tiny").model.eval()
+    with torch.no_grad():
+        for emb in model.prompt_encoder.task_prompt_embedding[1:]:
+            emb.weight.normal_()
+        pts = (torch.tensor([[[20.0, 30.0], [50.0, 60.0]]]), torch.tensor([[1, 0]], dtype=torch.int))
+        box = torch.tensor([10.0, 12.0, 90.0, 100.0])
+        mask = torch.randn(1, 1, 32, 32)
+        for task in (0, 2):
+            want = model.prompt_encoder(pts, box[None], mask, task_prompt=task)
+            got = model._embed(model.prompt_encoder, [(20.0, 30.0), (50.0, 60.0)], [1, 0], box, mask, task, 128)
+            for a, b in zip(got, want):
+                torch.testing.assert_close(a, b, rtol=0, atol=0)

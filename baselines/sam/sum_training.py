@@ -195,7 +195,7 @@ class SumSam(TrainableSam):
         prompts = []  # per item: [points, labels, box, previous low-res logits, previous prediction]
         for i, (t, c) in enumerate(zip(targets, certainty)):
             if unlabelled[i]:  # the first prompt, like every later one, drawn by certainty
-                if float(torch.rand(1, generator=generator)) < 0.5:
+                if float(torch.rand(1, generator=generator, device=t.device)) < 0.5:  # generator on t's device
                     box = box_of(t > 0) if bool((t > 0).any()) else None
                     click = None if box is not None else weighted_pixel(t > 0, c, generator)
                 else:

@@ -232,8 +232,9 @@ def test_cli_refiner_from_other_sam_weights_is_refused(stages, dataset, sam_init
     sd[key] = sd[key] + 1
     other = tmp_path / "other.safetensors"
     save_file(sd, str(other))
-    r = run_cli("train", "sum", "--dataset", dataset, "--out", tmp_path / "run", "--config", "tiny", "--init-checkpoint",
-                sam_init, "--steps", "1", "--batch-size", "1", "--train-size", "32", "--refiner", other)
+    r = run_cli("train", "sum", "--dataset", dataset, "--out", tmp_path / "run", "--config", "tiny",
+                "--init-checkpoint", sam_init, "--steps", "1", "--batch-size", "1", "--train-size", "32",
+                "--refiner", other)
     assert r.returncode == 2 and "image encoder differs from the initial SAM" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 

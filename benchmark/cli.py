@@ -90,7 +90,8 @@ def cmd_train(a) -> int:
     res = train(a.model, a.dataset, a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum,
                 device=a.device, dtype=a.dtype, resume=not a.no_resume, config=a.config, seed=a.seed,
                 init_checkpoint=a.init_checkpoint, save_every=a.save_every, train_size=a.train_size,
-                splits=a.splits, dataset_configs=a.dataset_config, random_weights=a.random_weights)
+                splits=a.splits, dataset_configs=a.dataset_config, random_weights=a.random_weights,
+                refiner_checkpoint=a.refiner)
     print(f"weights: {res.weights}")
     return 0
 
@@ -277,13 +278,16 @@ def parser() -> T.OneLineParser:
     p.add_argument("--revision")
     p.set_defaults(func=cmd_push)
 
-    p = sub.add_parser("train", help="fine-tune GaRA-SAM or RobustSAM on a built dataset (docs/training.md); "
+    p = sub.add_parser("train", help="fine-tune GaRA-SAM, RobustSAM or SUM on a built dataset (docs/training.md); "
                                           "ecocseg: self-training source -> target (docs/semantic.md)")
-    p.add_argument("model", help="gara-sam, robustsam, gara_sam_vit_{b,l} / robustsam_vit_{b,l,h}, or ecocseg")
+    p.add_argument("model", help="gara-sam, robustsam, gara_sam_vit_{b,l} / robustsam_vit_{b,l,h}, ecocseg, or "
+                                 "sum-refine then sum (sum[_refine]_vit_{b,l,h}; docs/training.md)")
     p.add_argument("--dataset", required=True, help="built dataset folder (ecocseg: the labelled source)")
     p.add_argument("--target-dataset", help="ecocseg: the unlabelled target build (its labels are not read)")
     p.add_argument("--out", required=True, help="run folder (weights, log.csv, checkpoints); rerun to resume")
     p.add_argument("--init-checkpoint", help="official SAM weights of the same size (e.g. sam_vit_b_01ec64.pth)")
+    p.add_argument("--refiner", help="sum: weights of a sum-refine run on the same dataset (the mask-refinement "
+                                     "module that makes SUM's uncertainty maps)")
     p.add_argument("--random-weights", action="store_true",
                    help="start from random init instead of --init-checkpoint (tests; the run records it)")
     p.add_argument("--steps", type=arg(T.integer(1)), help="optimizer steps (default: one epoch)")

@@ -11,6 +11,7 @@ from ..contract import ModelArgumentError
 from ..family import ModelFamily, register_family
 from .configs import build_sam, get_config, official
 from .predictor import SamFamilyPredictor
+from .sum_training import SumSam
 
 TASKS = {"unspecified": 0, "salient": 1, "entity": 2, "part": 3}
 
@@ -28,7 +29,7 @@ class TaskPromptEncoder(official.PromptEncoder):
 
 
 def build_torch_model(variant: str, config: str | None = None):
-    model = build_sam(get_config(variant, config))
+    model = build_sam(get_config(variant, config), sam_cls=SumSam)  # + SUM's training forwards
     old = model.prompt_encoder
     new = TaskPromptEncoder(embed_dim=old.embed_dim, image_embedding_size=old.image_embedding_size,
                             input_image_size=old.input_image_size,

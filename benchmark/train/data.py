@@ -101,9 +101,22 @@ class PlanItem:
     epoch: int
 
 
+def is_unlabelled(image_id: str, fraction: float) -> bool:
+    """Whether a semi-supervised recipe withholds this image's ground truth: a fixed share ``fraction`` of
+    the images, chosen by image id alone, so every stage and seed of a recipe sees the same partition."""
+    return fraction > 0 and float(train_rng(0, "unlabelled", image_id).random()) < fraction
+
+
+def recipe_plan(index: DatasetIndex, recipe, seed: int, epoch: int, splits: Optional[list[str]] = None) -> list:
+    """``plan_epoch`` for a recipe; a labelled-only recipe (SUM's refinement module) skips the held-out images."""
+    holdout = recipe.unlabelled_fraction if recipe.labelled_only else 0.0
+    return plan_epoch(index, seed, epoch, recipe.paired, splits, holdout)
+
+
 def plan_epoch(index: DatasetIndex, seed: int, epoch: int, paired: bool,
-               splits: Optional[list[str]] = None) -> list[PlanItem]:
-    """The ordered samples of one epoch; a pure function of (dataset, seed, epoch, paired, splits)."""
+               splits: Optional[list[str]] = None, holdout: float = 0.0) -> list[PlanItem]:
+    """The ordered samples of one epoch; a pure function of (dataset, seed, epoch, paired, splits, holdout).
+    ``holdout`` > 0 drops the images ``is_unlabelled`` withholds at that share."""
     rng = train_rng(seed, "epoch", epoch)
     items = []
     for gi in rng.permutation(len(index.groups)):
@@ -117,7 +130,8 @@ def plan_epoch(index: DatasetIndex, seed: int, epoch: int, paired: bool,
             if not choices:
                 continue
             split = choices[int(rng.integers(len(choices)))]
-            if rows[split][1] >= 0:  # drawn first, dropped after: the draw sequence does not depend on content
+            if rows[split][1] >= 0 and not is_unlabelled(ids[int(ii)], holdout):  # drawn first, dropped after:
+                # the draw sequence does not depend on content
                 items.append(PlanItem(int(gi), ids[int(ii)], split, epoch))
     return items
 
@@ -134,6 +148,7 @@ class TrainItem:
     clear: Optional[np.ndarray] = None
     image_id: str = ""
     split: str = ""
+    unlabelled: bool = False  # semi-supervised recipes (SUM): the model must not learn from ``mask`` directly
 
 
 def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
@@ -204,7 +219,8 @@ def _materialize(item: PlanItem, rows: dict, recipe, seed: int, where: str) -> T
     if recipe.paired:
         clear = cv2.resize(decode_image(rows[CLEAR]["image"]["bytes"], f"{at} (clear)"), (size, size),
                            interpolation=cv2.INTER_LINEAR)
-    return TrainItem(image, mask, points, box, clear, item.image_id, item.split)
+    return TrainItem(image, mask, points, box, clear, item.image_id, item.split,
+                     is_unlabelled(item.image_id, recipe.unlabelled_fraction))
 
 
 def stream(index: DatasetIndex, recipe, seed: int, start: int = 0,
@@ -213,7 +229,7 @@ def stream(index: DatasetIndex, recipe, seed: int, start: int = 0,
     reader = ShardReader(index)
     epoch, pos = 0, 0
     while True:
-        plan = plan_epoch(index, seed, epoch, recipe.paired, splits)
+        plan = recipe_plan(index, recipe, seed, epoch, splits)
         if not plan:
             raise BadInputError(f"{index.root}: no training sample (splits {splits}, paired={recipe.paired})")
         if pos + len(plan) <= start:

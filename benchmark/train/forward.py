@@ -11,13 +11,18 @@ import torch
 from baselines.training import TrainingBatch
 
 from .losses import LossParts, recipe_loss
+from .sum_losses import sum_loss
 
 
 def training_loss(model, items, recipe, generator: Optional[torch.Generator], device) -> LossParts:
     """The recipe's loss of ``model`` (a trainable family's module) on ``items`` (train.data samples)."""
     batch = TrainingBatch(images=[it.image for it in items], points=[it.points for it in items],
                           boxes=[it.box for it in items], train_size=recipe.train_size,
-                          clear=[it.clear for it in items] if recipe.paired else None)
+                          clear=[it.clear for it in items] if recipe.paired else None,
+                          masks=[it.mask for it in items], unlabelled=[it.unlabelled for it in items])
     out = model.training_outputs(batch, generator=generator, gumbel_tau=recipe.gumbel_tau)
-    target = torch.as_tensor(np.stack([it.mask for it in items]), device=device)[:, None].float()
+    target = out.targets if out.targets is not None else \
+        torch.as_tensor(np.stack([it.mask for it in items]), device=device)[:, None].float()
+    if recipe.loss == "sum":  # uncertainty-aware (certainty 1 on labelled pixels: the standard losses)
+        return sum_loss(recipe, out.logits, target, out.certainty, out.iou_pred)
     return recipe_loss(recipe, out.logits, target, out.tokens, out.clear_tokens, out.features, out.clear_features)

@@ -19,14 +19,16 @@ from baselines.checkpoints import CheckpointError, read_state_dict
 from baselines.contract import resolve_device, resolve_dtype
 
 from ..jobs import JobConflictError, atomic_write_json, check_identity, folder_lock, sha256_file
-from .data import index_dataset, plan_epoch, stream, train_rng
+from .data import index_dataset, recipe_plan, stream, train_rng
 from .forward import training_loss
-from .recipes import recipe_for, resolve_name
+from .optim import make_optimizer
+from .recipes import recipe_for, registry_name, resolve_name
+from .sum_setup import FAMILY_SETUP
 from .state import latest_step, load_checkpoint_state, save_checkpoint, save_weights
 from ..errors import UsageError
 
 LOG_FIELDS = ("step", "epoch", "images", "loss", "focal", "dice", "token", "embedding", "lr", "grad_norm",
-              "images_per_s", "seconds", "max_memory_mb")
+              "images_per_s", "seconds", "max_memory_mb", "iou")
 
 
 @dataclass
@@ -46,6 +48,7 @@ class StepLog:
     images_per_s: float
     seconds: float
     max_memory_mb: str = ""  # peak CUDA memory; empty on CPU
+    iou: float = 0.0  # SUM: IoU-head MSE
 
 
 @dataclass
@@ -124,13 +127,15 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
           config: Optional[str] = None, seed: int = 0, progress: Optional[Callable[[StepLog], None]] = None,
           init_checkpoint: Optional[str] = None, save_every: int = 500, train_size: Optional[int] = None,
           splits: Optional[list[str]] = None, dataset_configs: Optional[list[str]] = None,
-          progress_bar: bool = True, random_weights: bool = False) -> TrainResult:
+          progress_bar: bool = True, random_weights: bool = False,
+          refiner_checkpoint: Optional[str] = None) -> TrainResult:
     """Train ``model_name`` (``gara-sam``, ``robustsam`` or a registry name such as ``robustsam_vit_l``) on a
     built dataset. ``None`` takes the recipe's value; ``steps=None`` is one epoch. ``init_checkpoint``:
     official SAM weights for the frozen part; without it the run is refused unless ``random_weights`` (tests:
     random init). ``batch_size`` images per
     micro-batch, ``grad_accum`` micro-batches per optimizer step. Rerunning with the same arguments resumes
-    from the latest checkpoint in ``out_dir``."""
+    from the latest checkpoint in ``out_dir``. ``refiner_checkpoint``: SUM only, the weights of a
+    ``sum-refine`` run (the mask-refinement module)."""
     name = resolve_name(model_name)
     recipe = recipe_for(name)
     if init_checkpoint is None and not random_weights:
@@ -145,13 +150,17 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
     index = index_dataset(dataset_dir, dataset_configs)
     per_step = recipe.batch_size * grad_accum
     if steps is None:
-        steps = max(1, len(plan_epoch(index, seed, 0, recipe.paired, splits)) // per_step)
+        steps = max(1, len(recipe_plan(index, recipe, seed, 0, splits)) // per_step)
     dev = torch.device(resolve_device(device))
     amp_dtype = resolve_dtype(dtype)
 
-    adapter = create_model(name, device="cpu", **({"config": config} if config else {}))
+    adapter = create_model(registry_name(name), device="cpu", **({"config": config} if config else {}))
     model = adapter.model
     init_sha = load_init(model, init_checkpoint, recipe) if init_checkpoint else ""
+    setup = FAMILY_SETUP.get(recipe.family)
+    if setup is None and refiner_checkpoint is not None:
+        raise UsageError(f"--refiner is only for training sum (this recipe is {recipe.family})")
+    extra = setup(model, recipe, refiner_checkpoint) if setup else {}
     params = [(n, p) for n, p in model.named_parameters()]
     for n, p in params:
         p.requires_grad_(_is_trainable(n, recipe))
@@ -159,14 +168,13 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
     if not trainable:
         raise UsageError(f"{name}: no parameter matches the recipe's trainable parts {recipe.trainable}")
     model.to(dev).train()
-    sess = _Session(model, recipe, torch.optim.Adam([p for _, p in trainable], lr=recipe.lr,
-                                                    weight_decay=recipe.weight_decay),
+    sess = _Session(model, recipe, make_optimizer(model, trainable, recipe),
                     torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16), trainable,
                     {k for k in model.state_dict() if _is_trainable(k, recipe)}, dev, amp_dtype)
 
     identity = {"model": name, "config": config, "recipe": recipe.identity(), "seed": seed,
                 "grad_accum": grad_accum, "splits": splits, "dataset_configs": dataset_configs,
-                "dataset_fingerprint": index.fingerprint, "init_checkpoint_sha256": init_sha}
+                "dataset_fingerprint": index.fingerprint, "init_checkpoint_sha256": init_sha, **extra}
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, "train.lock"):
         start = _prepare_out(out, identity, recipe, resume, sess.restore)
@@ -201,7 +209,7 @@ def _run_steps(sess: _Session, index, seed: int, splits, start: int, steps: int,
     ckpt_dir, log_path = out / "checkpoints", out / "log.csv"
     per_step = recipe.batch_size * grad_accum
     kept = _read_log(log_path, start)
-    epoch_len = max(1, len(plan_epoch(index, seed, 0, recipe.paired, splits)))
+    epoch_len = max(1, len(recipe_plan(index, recipe, seed, 0, splits)))
     samples = stream(index, recipe, seed, start * per_step, splits)
     autocast = torch.autocast(dev.type, dtype=sess.amp_dtype, enabled=sess.amp_dtype != torch.float32)
     params = [p for _, p in sess.trainable]
@@ -217,7 +225,7 @@ def _run_steps(sess: _Session, index, seed: int, splits, start: int, steps: int,
             for step in range(start + 1, steps + 1):
                 gen = _step_generator(seed, step, dev)
                 optimizer.zero_grad(set_to_none=True)
-                sums = dict.fromkeys(("loss", "focal", "dice", "token", "embedding"), 0.0)
+                sums = dict.fromkeys(("loss", "focal", "dice", "token", "embedding", "iou"), 0.0)
                 for _ in range(grad_accum):
                     items = list(itertools.islice(samples, recipe.batch_size))
                     with autocast:
@@ -227,7 +235,7 @@ def _run_steps(sess: _Session, index, seed: int, splits, start: int, steps: int,
                                                  f"{[(it.image_id, it.split) for it in items]}")
                     scaler.scale(parts.total / grad_accum).backward()
                     for k, v in (("loss", float(parts.total.detach())), ("focal", parts.focal), ("dice", parts.dice),
-                                 ("token", parts.token), ("embedding", parts.embedding)):
+                                 ("token", parts.token), ("embedding", parts.embedding), ("iou", parts.iou)):
                         sums[k] += v / grad_accum
                 scaler.unscale_(optimizer)
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(params, recipe.grad_clip))

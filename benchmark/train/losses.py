@@ -33,6 +33,7 @@ class LossParts:
     dice: float
     token: float = 0.0
     embedding: float = 0.0
+    iou: float = 0.0  # SUM: the IoU head's MSE
 
 
 def segmentation_loss(logits, target, recipe) -> tuple[torch.Tensor, float, float]:

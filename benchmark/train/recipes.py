@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from ..errors import UnknownNameError
+from .sum_recipe import SUM_ALIASES, SUM_MODEL_OF, sum_recipes
 
-ALIASES = {"gara-sam": "gara_sam_vit_b", "robustsam": "robustsam_vit_b"}  # CLI names -> registry names
+ALIASES = {"gara-sam": "gara_sam_vit_b", "robustsam": "robustsam_vit_b"}  # CLI names -> recipe model names
+ALIASES.update(SUM_ALIASES)
+MODEL_OF = dict(SUM_MODEL_OF)  # recipe family -> registry family, where a recipe trains another family's model
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,13 @@ class Recipe:
     grad_clip: float = 1.0
     gumbel_tau: float = 0.5  # GaRA-SAM gates only
     paired: bool = False  # RobustSAM: each degraded image comes with its clear image
+    optimizer: str = "adam"  # "adam" or "adamw"
+    layer_decay: float = 1.0  # layer-wise lr decay over the image encoder's blocks (SAM's rule)
+    loss: str = "robustsam"  # "robustsam" (focal + dice + consistency) or "sum" (uncertainty-aware)
+    iou_weight: float = 0.0  # SAM's IoU-head MSE
+    unlabelled_fraction: float = 0.0  # share of images whose ground truth is withheld (semi-supervised)
+    labelled_only: bool = False  # train on the labelled share only
+    options: dict = field(default_factory=dict)  # family-specific settings (SUM: rounds, task, filters, theta)
     sources: dict = field(default_factory=dict, compare=False)
 
     def identity(self) -> dict:
@@ -95,6 +105,7 @@ GARA_SAM = Recipe(
     })
 
 RECIPES = {"gara_sam": GARA_SAM, "robustsam": ROBUSTSAM}
+RECIPES.update(sum_recipes(Recipe))
 LR_BY_VARIANT = {"gara_sam_vit_l": 1e-5}  # GaRA-SAM implementation details: 1e-5 for ViT-L
 
 
@@ -103,11 +114,20 @@ def resolve_name(model_name: str) -> str:
     return ALIASES.get(model_name, model_name)
 
 
+def registry_name(name: str) -> str:
+    """The registry model a recipe model name trains (``sum_refine_vit_b`` -> ``sum_vit_b``)."""
+    for family, model_family in MODEL_OF.items():
+        if name.startswith(family + "_vit_"):
+            return model_family + name[len(family):]
+    return name
+
+
 def recipe_for(model_name: str) -> Recipe:
     """The recipe of a registry model name (``gara_sam_vit_b``, ``robustsam_vit_l``, ...)."""
     name = resolve_name(model_name)
-    for family, recipe in RECIPES.items():
+    for family, recipe in sorted(RECIPES.items(), key=lambda kv: -len(kv[0])):  # sum_refine before sum
         if name.startswith(family + "_vit_"):
             return replace(recipe, lr=LR_BY_VARIANT.get(name, recipe.lr))
     raise UnknownNameError(f"no training recipe for model {model_name!r}; trainable: "
-                   f"{', '.join(sorted(ALIASES))} or gara_sam_vit_{{b,l}}, robustsam_vit_{{b,l,h}}")
+                   f"{', '.join(sorted(ALIASES))} or gara_sam_vit_{{b,l}}, robustsam_vit_{{b,l,h}}, "
+                   "sum_vit_{{b,l,h}}, sum_refine_vit_{{b,l,h}}")

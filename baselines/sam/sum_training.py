@@ -1,0 +1,227 @@
+"""SUM's training forwards (Liu et al., NeurIPS 2024; facts from the paper and Kangningthu/SUM @ 2a1d378:
+``utils/interactive_sampling.py``, ``sum_on_hq-sam/train``), as ``training_outputs`` of a ``Sam`` with SUM's
+task-prompt encoder, so the generic trainer needs to know nothing of them.
+
+Two stages, chosen by ``SumTrainingConfig.stage``:
+
+* ``refine`` (paper §3.2.3, App. D): the mask-refinement module. SAM (the frozen initial weights) is
+  prompted with one click on the ground-truth object; its multimask output closest to the ground truth is
+  the pseudo-label. The module (SAM's prompt encoder and mask decoder, fine-tuned; encoder frozen) gets the
+  pseudo-label logits as mask prompt, the box around the pseudo-label and the click, and is fitted to the
+  ground truth. Pairs with pseudo-label IoU < 0.7 or failing SAM's mask filters carry no loss.
+* ``sum`` (paper §3.2): interactive fine-tuning of all of SAM. Labelled items train against their ground
+  truth with task prompt ``labelled_task`` in the first round; unlabelled items against a SAM pseudo-label
+  (task prompt 0), with certainty ``c = 1 - |sigmoid(s) - sigmoid(r)|`` (Eq. 3; s the pseudo-label logits, r
+  the refinement module's) weighting their loss and every prompt drawn from them (P_i = c_i / sum c).
+  Rounds (App. B.1): a box or a point (1/2 each), five rounds of one click in the error region (positive
+  where the target is missed, negative where the prediction overshoots), one round with no new click; every
+  round after the first gets the previous low-res logits as mask prompt.
+
+The frozen helpers (the initial SAM, the refinement module) live outside the module tree: they are
+neither trained, saved nor moved by the trainer."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from ..training import TrainingBatch, TrainingOutputs
+from .configs import official
+from .training import TrainableSam
+
+
+@dataclass(frozen=True)
+class SumTrainingConfig:
+    stage: str = "sum"  # "sum" (SUM fine-tuning) or "refine" (the mask-refinement module)
+    rounds: int = 7
+    labelled_task: int = 2  # task prompt of labelled items (1 salient, 2 entity, 3 part); unlabelled: 0
+    min_pred_iou: float = 0.88  # SAM's automatic-mask filters (paper App. B.1)
+    min_stability: float = 0.95
+    max_area: float = 0.95
+    refine_min_iou: float = 0.7  # refinement pairs kept when IoU(pseudo-label, ground truth) >= this (App. D.2)
+
+
+@dataclass
+class SumHelpers:
+    config: SumTrainingConfig
+    labeller: torch.nn.Module  # the initial SAM, frozen: pseudo-labels
+    refiner: Optional[torch.nn.Module] = None  # the trained mask-refinement module, frozen: uncertainty maps
+
+
+def weighted_pixel(region: torch.Tensor, weights: torch.Tensor, generator: Optional[torch.Generator]):
+    """(x, y) of one pixel of ``region`` drawn with probability proportional to ``weights`` (uniform over
+    the region when every weight there is 0, as a weightless draw would be); None for an empty region."""
+    flat = (region.float() * weights).flatten()
+    if not float(flat.sum()) > 0:
+        flat = region.float().flatten()
+        if not float(flat.sum()) > 0:
+            return None
+    idx = int(torch.multinomial(flat, 1, generator=generator))
+    return idx % region.shape[1], idx // region.shape[1]
+
+
+def stability_score(logits: torch.Tensor, offset: float = 1.0) -> float:
+    """SAM's stability: IoU of the masks thresholded at +offset and -offset (0 for an empty mask)."""
+    union = int((logits > -offset).sum())
+    return int((logits > offset).sum()) / union if union else 0.0
+
+
+def box_of(mask: torch.Tensor) -> torch.Tensor:
+    """[x0, y0, x1, y1] of the mask's extreme pixels (inclusive)."""
+    ys, xs = torch.nonzero(mask, as_tuple=True)
+    return torch.stack([xs.min(), ys.min(), xs.max(), ys.max()]).float()
+
+
+def _iou(a: torch.Tensor, b: torch.Tensor) -> float:
+    union = int((a | b).sum())
+    return int((a & b).sum()) / union if union else 0.0
+
+
+class SumSam(TrainableSam):
+    """``Sam`` with SUM's task-prompt encoder and SUM's two training forwards."""
+
+    sum_helpers: Optional[SumHelpers] = None
+
+    def attach_training(self, config: SumTrainingConfig, labeller: torch.nn.Module,
+                        refiner: Optional[torch.nn.Module] = None) -> None:
+        for m in (labeller, refiner):
+            if m is not None:
+                m.eval().requires_grad_(False)
+        self.sum_helpers = SumHelpers(config, labeller, refiner)  # a plain attribute: not a submodule
+
+    # building blocks ----------------------------------------------------------------------------------
+
+    def _embed(self, encoder, points: list, labels: list, box, mask_in, task: int, size: int):
+        """Prompt embeddings; the task prompt is added only for task > 0, so the zero task vector stays
+        untouched (the SUM code keeps it out of the gradient, ``zero_token_no_grad``)."""
+        device = self.pixel_mean.device
+        scale = self.image_encoder.img_size / size
+        pts = None
+        if points:
+            pts = (torch.tensor(points, dtype=torch.float32, device=device)[None] * scale,
+                   torch.tensor(labels, dtype=torch.int, device=device)[None])
+        boxes = None if box is None else box.to(device)[None] * scale
+        sparse, dense = official.PromptEncoder.forward(encoder, points=pts, boxes=boxes, masks=mask_in)
+        if task:
+            dense = dense + encoder.task_prompt_embedding[task].weight.reshape(1, -1, 1, 1)
+        return sparse, dense
+
+    def _decode(self, owner, emb, sparse, dense, multimask: bool):
+        return owner.mask_decoder(image_embeddings=emb, image_pe=owner.prompt_encoder.get_dense_pe(),
+                                  sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                  multimask_output=multimask)
+
+    def _pseudo_label(self, emb, gt: torch.Tensor, size: int, generator, by_gt: bool):
+        """SAM's answer to one click on the object: (click, low-res logits, logits at size, kept by SAM's
+        filters, IoU with ``gt``). ``by_gt``: the output closest to ``gt`` (refinement training), else the
+        one SAM scores highest (its automatic mask generation)."""
+        h = self.sum_helpers
+        cfg, lab = h.config, h.labeller
+        click = weighted_pixel(gt, torch.ones_like(gt, dtype=torch.float32), generator)
+        sparse, dense = self._embed(lab.prompt_encoder, [click], [1], None, None, 0, size)
+        low, scores = self._decode(lab, emb, sparse, dense, multimask=True)
+        up = self.to_train_size(low, size)[0]
+        ious = [_iou(u > 0, gt) for u in up]
+        k = max(range(len(ious)), key=ious.__getitem__) if by_gt else int(scores[0].argmax())
+        s = up[k]
+        area = float((s > 0).float().mean())
+        keep = (float(scores[0, k]) >= cfg.min_pred_iou and stability_score(s) >= cfg.min_stability
+                and 0 < area < cfg.max_area)
+        return click, low[:, k:k + 1], s, keep, ious[k]
+
+    def _refined(self, owner, emb, click, low, s: torch.Tensor, size: int) -> torch.Tensor:
+        """The refinement module's logits at size: mask prompt = SAM's logits, plus their box and the click."""
+        sparse, dense = self._embed(owner.prompt_encoder, [click], [1], box_of(s > 0), low, 0, size)
+        out, _ = self._decode(owner, emb, sparse, dense, multimask=False)
+        return self.to_train_size(out, size)[0, 0]
+
+    # the two stages ---------------------------------------------------------------------------------
+
+    def training_outputs(self, batch: TrainingBatch, *, generator: Optional[torch.Generator] = None,
+                         gumbel_tau: float = 0.5) -> TrainingOutputs:
+        h = self.sum_helpers
+        if h is None or batch.masks is None:
+            raise RuntimeError("SUM training needs attach_training(...) and the batch's masks")
+        device = self.pixel_mean.device
+        for m in (h.labeller, h.refiner):
+            if m is not None:
+                m.to(device)
+        gts = [torch.as_tensor(m, device=device).bool() for m in batch.masks]
+        unlabelled = list(batch.unlabelled) if batch.unlabelled is not None else [False] * len(gts)
+        x = self.training_input(batch.images)
+        if h.config.stage == "refine":
+            return self._refine_stage(x, gts, unlabelled, batch.train_size, generator)
+        return self._sum_stage(x, gts, unlabelled, batch, generator)
+
+    def _refine_stage(self, x, gts, unlabelled, size, generator) -> TrainingOutputs:
+        with torch.no_grad():
+            emb = self.image_encoder(x)  # frozen in this stage, so it is the initial SAM's embedding
+        logits, certainty = [], []
+        for i, gt in enumerate(gts):
+            with torch.no_grad():
+                click, low, s, keep, iou = self._pseudo_label(emb[i:i + 1], gt, size, generator, by_gt=True)
+            keep = keep and iou >= self.sum_helpers.config.refine_min_iou and not unlabelled[i]
+            logits.append(self._refined(self, emb[i:i + 1], click, low, s, size))
+            certainty.append(torch.full_like(s, float(keep)))
+        return TrainingOutputs(torch.stack(logits)[:, None], certainty=torch.stack(certainty)[:, None])
+
+    def _targets(self, x, gts, unlabelled, size, generator):
+        """Per item: the target (ground truth, or SAM's pseudo-label) and its per-pixel certainty."""
+        h = self.sum_helpers
+        targets, certainty = [], []
+        idx = [i for i, u in enumerate(unlabelled) if u]
+        if idx and h.refiner is None:
+            raise RuntimeError("unlabelled items need the mask-refinement module (attach_training refiner=)")
+        with torch.no_grad():
+            emb_l = h.labeller.image_encoder(x[idx]) if idx else None
+            for i, gt in enumerate(gts):
+                if not unlabelled[i]:
+                    targets.append(gt.float())
+                    certainty.append(torch.ones_like(gt, dtype=torch.float32))
+                    continue
+                j = idx.index(i)
+                click, low, s, keep, _ = self._pseudo_label(emb_l[j:j + 1], gt, size, generator, by_gt=False)
+                r = self._refined(h.refiner, emb_l[j:j + 1], click, low, s, size)
+                c = 1 - (torch.sigmoid(s) - torch.sigmoid(r)).abs()
+                targets.append((s > 0).float())
+                certainty.append(c if keep else torch.zeros_like(c))
+        return targets, certainty
+
+    def _sum_stage(self, x, gts, unlabelled, batch: TrainingBatch, generator) -> TrainingOutputs:
+        cfg, size = self.sum_helpers.config, batch.train_size
+        targets, certainty = self._targets(x, gts, unlabelled, size, generator)
+        emb = self.image_encoder(x)
+        prompts = []  # per item: [points, labels, box, previous low-res logits, previous prediction]
+        for i, (t, c) in enumerate(zip(targets, certainty)):
+            if unlabelled[i]:  # the first prompt, like every later one, drawn by certainty
+                if float(torch.rand(1, generator=generator, device=t.device)) < 0.5:  # generator on t's device
+                    box = box_of(t > 0) if bool((t > 0).any()) else None
+                    click = None if box is not None else weighted_pixel(t > 0, c, generator)
+                else:
+                    box, click = None, weighted_pixel(t > 0, c, generator)
+                pts = [click] if click is not None else []
+                prompts.append([pts, [1] * len(pts), box, None, None])
+            else:
+                p, b = batch.points[i], batch.boxes[i]
+                pts = [] if p is None else [(float(px), float(py)) for px, py in p]
+                prompts.append([pts, [1] * len(pts), None if b is None else torch.as_tensor(b).float(), None, None])
+        logits, ious = [], []
+        for r in range(cfg.rounds):
+            for i, (t, c) in enumerate(zip(targets, certainty)):
+                pts, labels, box, mask_in, pred = prompts[i]
+                if 0 < r < cfg.rounds - 1:  # one click in the error region; the last round adds none
+                    click = weighted_pixel(pred != (t > 0), c, generator)
+                    if click is not None:
+                        pts.append(click)
+                        labels.append(int(t[click[1], click[0]] > 0))
+                task = (0 if unlabelled[i] else cfg.labelled_task) if r == 0 else 0
+                sparse, dense = self._embed(self.prompt_encoder, pts, labels, box, mask_in, task, size)
+                low, iou = self._decode(self, emb[i:i + 1], sparse, dense, multimask=False)
+                out = self.to_train_size(low, size)
+                prompts[i][3], prompts[i][4] = low.detach(), out[0, 0].detach() > 0
+                logits.append(out)
+                ious.append(iou)
+        rounds = cfg.rounds
+        return TrainingOutputs(torch.cat(logits), targets=torch.stack(targets * rounds)[:, None],
+                               certainty=torch.stack(certainty * rounds)[:, None], iou_pred=torch.cat(ious))

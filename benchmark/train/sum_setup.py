@@ -1,0 +1,54 @@
+"""What SUM's training needs besides the model being trained, attached before the first step: a frozen copy
+of the initial SAM (it makes the pseudo-labels) and, for the ``sum`` stage with unlabelled images, the
+mask-refinement module a ``sum_refine`` run trained (it makes the uncertainty maps). Both start from the
+same SAM, so the module must carry the initial image encoder unchanged (checked)."""
+from __future__ import annotations
+
+import copy
+from dataclasses import fields
+from typing import Optional
+
+import torch
+
+from baselines.checkpoints import CheckpointError, read_state_dict
+from baselines.sam.sum_training import SumTrainingConfig
+
+from ..errors import UsageError
+from ..jobs import sha256_file
+
+
+def _load_refiner(labeller, path: str):
+    sd = read_state_dict(path)
+    own = labeller.state_dict()
+    if set(sd) != set(own) or any(tuple(sd[k].shape) != tuple(own[k].shape) for k in own):
+        raise CheckpointError(f"{path}: not a sum_refine run's weights for this model size "
+                              f"(keys or shapes differ from {type(labeller).__name__})")
+    changed = sorted(k for k in own if k.startswith("image_encoder.") and not torch.equal(sd[k], own[k]))
+    if changed:
+        raise CheckpointError(f"{path}: the refinement module's image encoder differs from the initial SAM "
+                              f"({changed[0]}, ...): train sum-refine from the same --init-checkpoint")
+    refiner = copy.deepcopy(labeller)
+    refiner.load_state_dict(sd)
+    return refiner
+
+
+def prepare_sum(model, recipe, refiner_checkpoint: Optional[str]) -> dict:
+    """Attach SUM's frozen helpers to ``model`` (its initial weights already loaded); return what the run
+    identity must record (the refinement module's sha256)."""
+    names = {f.name for f in fields(SumTrainingConfig)}
+    cfg = SumTrainingConfig(**{k: v for k, v in recipe.options.items() if k in names})
+    labeller = copy.deepcopy(model)
+    refiner, extra = None, {}
+    if cfg.stage == "sum" and recipe.unlabelled_fraction > 0:
+        if refiner_checkpoint is None:
+            raise UsageError("training sum needs --refiner: the weights of a sum-refine run on the same dataset "
+                             "(its mask-refinement module makes the uncertainty maps)")
+        refiner = _load_refiner(labeller, refiner_checkpoint)
+        extra["refiner_sha256"] = sha256_file(refiner_checkpoint)
+    elif refiner_checkpoint is not None:
+        raise UsageError(f"--refiner is only for training sum (this recipe is {recipe.family})")
+    model.attach_training(cfg, labeller, refiner)
+    return extra
+
+
+FAMILY_SETUP = {"sum": prepare_sum, "sum_refine": prepare_sum}  # recipe family -> setup before training

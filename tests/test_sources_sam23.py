@@ -1,0 +1,141 @@
+"""Readers for the Segment Anything zero-shot sets (RUAC's domains) and SUM Table 19's additional sets, each
+read from a fixture whose file paths are written out here literally, in the layout the dataset publishes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmark.data.sources import create_source
+from benchmark.data.sources.errors import BadSampleError
+
+H, W = 24, 32
+SAM23_FOLDERS = {"egohos", "ppdls", "gta5_part1"}
+SAM23_COCO = {"zerowaste_f"}
+
+
+def _image(path: Path, k: int = 1, mode: str = "RGB") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((H, W, len(mode)), 40 * k, np.uint8), mode).save(path)
+
+
+def _labels(path: Path, values: dict, palette: bool = False) -> np.ndarray:
+    """A label map with value v on rows 3v-1 .. 3v+1 for each v (keys: label values)."""
+    m = np.zeros((H, W), np.uint8)
+    for v, (r0, r1) in values.items():
+        m[r0:r1, 2:20] = v
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im = Image.fromarray(m)
+    if palette:
+        im = im.convert("P")
+        im.putpalette([c for i in range(256) for c in (i * 7 % 256, i * 13 % 256, i * 29 % 256)])
+        im.putdata(m.ravel().tolist())
+    im.save(path)
+    return m
+
+
+def test_egohos_reads_test_indomain_label_maps_one_object_per_label(tmp_path):
+    _image(tmp_path / "test_indomain" / "image" / "ego4d_0001.jpg")
+    m = _labels(tmp_path / "test_indomain" / "label" / "ego4d_0001.png", {1: (2, 5), 2: (6, 9), 4: (10, 14)})
+    _image(tmp_path / "train" / "image" / "other.jpg")  # another split: not read by default
+    src = create_source("egohos", root=str(tmp_path))
+    assert len(src) == 1
+    s = src[0]
+    assert s.image_id == "ego4d_0001"
+    assert [(o.id, int(o.mask.sum())) for o in s.objects] == [(v, int((m == v).sum())) for v in (1, 2, 4)]
+
+
+def test_ppdls_reads_rgb_and_label_pngs_and_ignores_the_other_published_files(tmp_path):
+    root = tmp_path / "Plant_Phenotyping_Datasets" / "Plant" / "Ara2012"
+    for k, plant in enumerate(("ara2012_plant001", "ara2012_plant002")):
+        _image(root / f"{plant}_rgb.png", k)
+        _labels(root / f"{plant}_label.png", {1: (2, 6), 2: (8, 12), 3: (14, 16)}, palette=True)
+        _labels(root / f"{plant}_fg.png", {1: (2, 16)})  # foreground and centre maps sit beside them
+        _labels(root / f"{plant}_centers.png", {1: (4, 5)})
+    src = create_source("ppdls", root=str(root))
+    assert len(src) == 2
+    s = src[0]
+    assert s.image_id == "ara2012_plant001" and s.image.shape == (H, W, 3)
+    assert [o.id for o in s.objects] == [1, 2, 3]  # palette indices, not the palette's colours
+    assert [int(o.mask.sum()) for o in s.objects] == [4 * 18, 4 * 18, 2 * 18]
+
+
+def test_gta5_part1_takes_the_first_frames_one_object_per_label_id(tmp_path):
+    for n in range(1, 4):
+        _image(tmp_path / "images" / f"{n:05d}.png", n)
+        _labels(tmp_path / "labels" / f"{n:05d}.png", {7: (0, 10), 26: (12, 20)}, palette=True)
+    assert len(create_source("gta5_part1", root=str(tmp_path))) == 3  # fewer than 2,500 frames: all of them
+    src = create_source("gta5_part1", root=str(tmp_path), first=2)
+    assert [src[i].image_id for i in range(len(src))] == ["00001", "00002"]
+    assert [o.id for o in src[0].objects] == [7, 26]  # Cityscapes road, car
+
+
+def test_zerowaste_f_reads_split_labels_json_and_data_folder(tmp_path):
+    _image(tmp_path / "test" / "data" / "01_frame_000010.PNG")
+    js = {"images": [{"id": 3, "file_name": "01_frame_000010.PNG", "height": H, "width": W}],
+          "annotations": [{"id": 1, "image_id": 3, "category_id": 2, "iscrowd": 0,
+                           "segmentation": [[2, 2, 12, 2, 12, 12, 2, 12]]}],
+          "categories": [{"id": 2, "name": "rigid_plastic"}]}
+    (tmp_path / "test" / "labels.json").write_text(json.dumps(js))
+    s = create_source("zerowaste_f", root=str(tmp_path))[0]
+    assert s.image_id == "3" and s.objects[0].category == "rigid_plastic" and s.objects[0].mask.sum() > 50
+    js["images"].append(dict(js["images"][0]))  # duplicate image id: the file is refused when opened
+    (tmp_path / "test" / "labels.json").write_text(json.dumps(js))
+    with pytest.raises(ValueError, match="duplicate"):
+        create_source("zerowaste_f", root=str(tmp_path))
+
+
+def _nucleus(path: Path, rows: tuple) -> None:
+    m = np.zeros((H, W), np.uint8)
+    m[rows[0]:rows[1], 4:10] = 255
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(m).save(path)
+
+
+def test_bbbc038_reads_one_folder_per_image_one_mask_per_nucleus(tmp_path):
+    root = tmp_path / "stage1_train"
+    ids = ("0a7d30b252359a10fd298b638b90cb9ada3acced4e0c0e5a3692013f432ee4e9", "f4b7c2")
+    for k, iid in enumerate(ids):
+        _image(root / iid / "images" / f"{iid}.png", k, mode="RGBA")  # the published PNGs carry alpha
+        _nucleus(root / iid / "masks" / "07a9bf1d7594af2763c86e93f05d22c4d5181353c6d3ab30a345b908ffe5aadc.png", (2, 6))
+        _nucleus(root / iid / "masks" / "1b3c.png", (10, 13))
+    (tmp_path / "stage1_train_labels.csv").write_text("ImageId,EncodedPixels\n")  # beside the folder, not in it
+    src = create_source("bbbc038", root=str(root))
+    assert len(src) == 2
+    s = src[0]
+    assert s.image_id == ids[0] and s.image.shape == (H, W, 3)
+    assert [(o.category, int(o.mask.sum())) for o in s.objects] == [("nucleus", 24), ("nucleus", 18)]
+    (root / "ff" / "images").mkdir(parents=True)  # sorts last
+    with pytest.raises(BadSampleError, match="has no masks/ folder"):
+        create_source("bbbc038", root=str(root))[2]
+
+
+def test_bbbc038_refuses_a_mask_that_leaves_the_dataset_folder(tmp_path):
+    root = tmp_path / "stage1_train"
+    _image(root / "a" / "images" / "a.png")
+    _nucleus(tmp_path / "outside.png", (2, 6))
+    (root / "a" / "masks").mkdir()
+    (root / "a" / "masks" / "m.png").symlink_to(tmp_path / "outside.png")
+    with pytest.raises(BadSampleError, match="outside"):
+        create_source("bbbc038", root=str(root))[0]
+
+
+def test_dram_reads_artist_folders_voc_labels_one_object_per_class(tmp_path):
+    root = tmp_path / "DRAM_processed"
+    _image(root / "test" / "Vincent_van_Gogh" / "1889_starry.jpg")
+    _labels(root / "labels" / "Vincent_van_Gogh" / "1889_starry.png", {15: (2, 8), 3: (10, 12), 255: (20, 22)},
+            palette=True)
+    _image(root / "train" / "Monet" / "x.jpg")  # unlabelled training paintings are not read
+    src = create_source("dram", root=str(root))
+    assert len(src) == 1
+    s = src[0]
+    assert s.image_id == "Vincent_van_Gogh_1889_starry"
+    assert [(o.category, int(o.mask.sum())) for o in s.objects] == [("bird", 36), ("person", 108)]  # 255: void
+    _labels(root / "labels" / "Vincent_van_Gogh" / "1889_starry.png", {40: (2, 8)})
+    with pytest.raises(BadSampleError, match=r"label values \[40\] are not VOC class ids"):
+        src[0]
+    with pytest.raises(ValueError, match="split must be test"):
+        create_source("dram", root=str(root), split="../x")

@@ -11,10 +11,11 @@ from PIL import Image
 
 from benchmark.data.sources import create_source
 from benchmark.data.sources.errors import BadSampleError
+from benchmark.errors import BadInputError
 
 H, W = 24, 32
 SAM23_FOLDERS = {"egohos", "ppdls", "gta5_part1"}
-SAM23_COCO = {"zerowaste_f"}
+SAM23_COCO = {"zerowaste_f", "timberseg"}
 
 
 def _image(path: Path, k: int = 1, mode: str = "RGB") -> None:
@@ -139,3 +140,84 @@ def test_dram_reads_artist_folders_voc_labels_one_object_per_class(tmp_path):
         src[0]
     with pytest.raises(ValueError, match="split must be test"):
         create_source("dram", root=str(root), split="../x")
+
+
+def test_timberseg_reads_the_prescaled_coco_json(tmp_path):
+    _image(tmp_path / "prescaled" / "IMG_0001.jpg")
+    js = {"images": [{"id": 1, "file_name": "IMG_0001.jpg", "height": H, "width": W}],
+          "annotations": [{"id": 5, "image_id": 1, "category_id": 0, "iscrowd": 0,
+                           "segmentation": [[1, 1, 20, 1, 20, 6, 1, 6]]}],
+          "categories": [{"id": 0, "name": "log"}]}
+    (tmp_path / "prescaled" / "coco_annotation.json").write_text(json.dumps(js))
+    s = create_source("timberseg", root=str(tmp_path))[0]
+    assert s.objects[0].category == "log" and s.objects[0].id == 5
+
+
+def test_ade20k_reads_instance_maps_red_category_green_instance(tmp_path):
+    _image(tmp_path / "images" / "validation" / "ADE_val_00000001.jpg")
+    ann = np.zeros((H, W, 3), np.uint8)
+    ann[2:6, 2:10] = (12, 1, 0)
+    ann[8:12, 2:10] = (12, 2, 0)  # a second instance of the same category
+    ann[14:16, 2:4] = (40, 3, 0)
+    (tmp_path / "annotations_instance" / "validation").mkdir(parents=True)
+    Image.fromarray(ann).save(tmp_path / "annotations_instance" / "validation" / "ADE_val_00000001.png")
+    s = create_source("ade20k", root=str(tmp_path))[0]
+    assert s.image_id == "ADE_val_00000001"
+    assert [(o.id, o.category, int(o.mask.sum())) for o in s.objects] == [(1, "12", 32), (2, "12", 32), (3, "40", 4)]
+    ann[3, 3] = (13, 1, 0)
+    Image.fromarray(ann).save(tmp_path / "annotations_instance" / "validation" / "ADE_val_00000001.png")
+    with pytest.raises(BadSampleError, match=r"instance 1 has pixels of categories \[12, 13\]"):
+        create_source("ade20k", root=str(tmp_path))[0]
+    with pytest.raises(ValueError, match="split must be one of validation, training"):
+        create_source("ade20k", root=str(tmp_path), split="val")
+
+
+def _ovis(tmp_path: Path, **changes) -> dict:
+    for k in range(3):
+        _image(tmp_path / "train" / "2592056" / f"img_{k:07d}.jpg", k)
+    rle = {"size": [H, W], "counts": [4 * H + 2, 6, H * W - 4 * H - 8]}
+    js = {"videos": [{"id": 1, "width": W, "height": H, "length": 3,
+                      "file_names": [f"2592056/img_{k:07d}.jpg" for k in range(3)]}],
+          "annotations": [{"id": 1, "video_id": 1, "category_id": 2, "iscrowd": 0,
+                           "segmentations": [rle, None, [[2, 2, 10, 2, 10, 10, 2, 10]]]},
+                          {"id": 2, "video_id": 1, "category_id": 2, "iscrowd": 0,
+                           "segmentations": [None, None, [[12, 12, 20, 12, 20, 20, 12, 20]]]}],
+          "categories": [{"id": 2, "name": "Fish"}]}
+    for key, value in changes.items():
+        js[key] = value
+    (tmp_path / "annotations_train.json").write_text(json.dumps(js))
+    return js
+
+
+def test_ovis_reads_each_annotated_frame_of_a_youtube_vis_json(tmp_path):
+    _ovis(tmp_path)
+    src = create_source("ovis", root=str(tmp_path))
+    assert [src[i].image_id for i in range(len(src))] == ["1_img_0000000", "1_img_0000002"]  # frame 1: no mask
+    assert [(o.id, o.category, int(o.mask.sum())) for o in src[0].objects] == [(1, "Fish", 6)]
+    assert [o.id for o in src[1].objects] == [1, 2]
+    assert len(create_source("ovis", root=str(tmp_path), stride=2)) == 2
+    assert len(create_source("ovis", root=str(tmp_path), stride=3)) == 1
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"videos": [{"id": 1, "width": W, "height": H, "file_names": ["../../etc/x.jpg"] * 3}]}, "outside"),
+    ({"videos": [{"id": 1, "width": W, "height": H, "file_names": ["a.jpg"] * 2}]}, "one entry per frame"),
+    ({"categories": [{"id": 2, "name": "Fish"}, {"id": 2, "name": "Fish"}]}, "duplicate id 2 in 'categories'"),
+    ({"categories": [{"id": 2.0, "name": "Fish"}]}, "integer 'id'"),
+])
+def test_ovis_refuses_a_json_that_breaks_the_format(tmp_path, change, message):
+    _ovis(tmp_path, **change)
+    with pytest.raises(BadInputError, match=message):
+        create_source("ovis", root=str(tmp_path))
+
+
+def test_ovis_refuses_float_iscrowd_and_unknown_video(tmp_path):
+    js = _ovis(tmp_path)
+    js["annotations"][0]["iscrowd"] = 1.0
+    (tmp_path / "annotations_train.json").write_text(json.dumps(js))
+    with pytest.raises(BadInputError, match="iscrowd must be 0 or 1"):
+        create_source("ovis", root=str(tmp_path))
+    js["annotations"][0]["iscrowd"], js["annotations"][0]["video_id"] = 0, 9
+    (tmp_path / "annotations_train.json").write_text(json.dumps(js))
+    with pytest.raises(BadInputError, match="video_id 9 names no video"):
+        create_source("ovis", root=str(tmp_path))

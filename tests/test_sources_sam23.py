@@ -15,7 +15,7 @@ from benchmark.errors import BadInputError
 
 H, W = 24, 32
 SAM23_FOLDERS = {"egohos", "ppdls", "gta5_part1"}
-SAM23_COCO = {"zerowaste_f", "timberseg"}
+SAM23_COCO = {"zerowaste_f", "timberseg", "pidray"}
 
 
 def _image(path: Path, k: int = 1, mode: str = "RGB") -> None:
@@ -221,3 +221,49 @@ def test_ovis_refuses_float_iscrowd_and_unknown_video(tmp_path):
     (tmp_path / "annotations_train.json").write_text(json.dumps(js))
     with pytest.raises(BadInputError, match="video_id 9 names no video"):
         create_source("ovis", root=str(tmp_path))
+
+
+def test_pidray_reads_the_hidden_test_subset(tmp_path):
+    _image(tmp_path / "hidden" / "xray_hidden00001.png")
+    js = {"images": [{"id": 1, "file_name": "xray_hidden00001.png", "height": H, "width": W}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
+                           "segmentation": [[1, 1, 20, 1, 20, 6, 1, 6]]}],
+          "categories": [{"id": 1, "name": "Baton"}]}
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "xray_test_hidden.json").write_text(json.dumps(js))
+    assert create_source("pidray", root=str(tmp_path))[0].objects[0].category == "Baton"
+
+
+def _woodscape(root: Path, regions: list, size=(W, H)) -> None:
+    _image(root / "rgb_images" / "00001_FV.png")
+    (root / "instance_annotations").mkdir(parents=True, exist_ok=True)
+    js = {"00001_FV.json": {"annotation": regions, "image_width": size[0], "image_height": size[1]}}
+    (root / "instance_annotations" / "00001_FV.json").write_text(json.dumps(js))
+
+
+def _region(tag, box, z, rid):
+    x0, y0, x1, y1 = box
+    return {"tags": tag, "segmentation": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], "z_order": z, "id": rid}
+
+
+def test_woodscape_objects_are_the_visible_parts_of_their_polygons_in_z_order(tmp_path):
+    _woodscape(tmp_path, [_region(["car"], (2, 2, 12, 12), 2, 7), _region(["road"], (0, 0, 20, 20), 1, 8),
+                          _region(["car", "truck"], (14, 14, 18, 18), 3, 9)])  # two tags: unused, as upstream
+    s = create_source("woodscape", root=str(tmp_path))[0]
+    assert s.image_id == "00001_FV"
+    car, road = s.objects
+    assert (car.id, car.category, road.id, road.category) == (1, "car", 2, "road")
+    assert not (car.mask & road.mask).any() and (car.mask | road.mask).sum() == road.mask.sum() + car.mask.sum()
+    assert car.mask[5, 5] and not road.mask[5, 5] and road.mask[15, 15]
+
+
+@pytest.mark.parametrize("regions, size, message", [
+    ([_region(["car"], (2, 2, 12, 12), 1, 1)], (W + 1, H), "says 33x24 but the image is 32x24"),
+    ([{"tags": ["car"], "segmentation": [1, 2, 3], "z_order": 1}], (W, H), r"list of \[x, y\] points"),
+    ([_region(["car"], (2, 2, 10 ** 9, 12), 1, 1)], (W, H), "outside"),
+    ([_region(["car"], (2, 2, 12, 12), "top", 1)], (W, H), "numeric 'z_order'"),
+])
+def test_woodscape_refuses_a_bad_annotation_naming_it(tmp_path, regions, size, message):
+    _woodscape(tmp_path, regions, size)
+    with pytest.raises(BadSampleError, match=message):
+        create_source("woodscape", root=str(tmp_path))[0]

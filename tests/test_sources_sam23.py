@@ -267,3 +267,41 @@ def test_woodscape_refuses_a_bad_annotation_naming_it(tmp_path, regions, size, m
     _woodscape(tmp_path, regions, size)
     with pytest.raises(BadSampleError, match=message):
         create_source("woodscape", root=str(tmp_path))[0]
+
+
+def _visor(root: Path, masks: list, size=(1920, 1080)) -> None:
+    frame = root / "rgb_frames" / "val" / "P01_107" / "P01_107_frame_0000000140.jpg"
+    frame.parent.mkdir(parents=True)
+    Image.new("RGB", size, (90, 60, 30)).save(frame)
+    (root / "annotations" / "val").mkdir(parents=True)
+    js = {"video_annotations": [{"image": {"name": "P01_107_frame_0000000140.jpg", "video": "P01_107",
+                                           "image_path": "P01_107/Part_001/x.jpg", "subsequence": "P01_107_seq_00001"},
+                                 "annotations": masks}]}
+    (root / "annotations" / "val" / "P01_107.json").write_text(json.dumps(js))
+
+
+def _square(x0, y0, x1, y1):
+    return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+
+
+def test_visor_reads_sparse_masks_painted_in_list_order(tmp_path):
+    _visor(tmp_path, [{"id": 11, "name": "chopping board", "class_id": 8, "segments": [_square(100, 100, 400, 300)]},
+                      {"id": 12, "name": "left hand", "class_id": 300,
+                       "segments": [_square(200, 150, 260, 220), [], _square(600, 600, 620, 640)]}])
+    s = create_source("visor", root=str(tmp_path))[0]
+    assert s.image_id == "P01_107_frame_0000000140" and s.image.shape == (1080, 1920, 3)
+    board, hand = s.objects
+    assert (board.category, hand.category) == ("chopping board", "left hand")
+    assert hand.mask[180, 230] and not board.mask[180, 230] and board.mask[120, 120] and hand.mask[620, 610]
+
+
+def test_visor_refuses_a_frame_of_another_size_and_a_name_leaving_the_folder(tmp_path):
+    _visor(tmp_path / "a", [{"id": 1, "name": "pan", "segments": [_square(1, 1, 9, 9)]}], size=(854, 480))
+    with pytest.raises(BadSampleError, match="VISOR's sparse polygons are in 1920x1080 pixels"):
+        create_source("visor", root=str(tmp_path / "a"))[0]
+    _visor(tmp_path / "b", [])
+    js = json.loads((tmp_path / "b" / "annotations" / "val" / "P01_107.json").read_text())
+    js["video_annotations"][0]["image"]["video"] = "../../.."
+    (tmp_path / "b" / "annotations" / "val" / "P01_107.json").write_text(json.dumps(js))
+    with pytest.raises(BadInputError, match="outside"):
+        create_source("visor", root=str(tmp_path / "b"))

@@ -4,27 +4,19 @@ list of polygons, each with ``tags`` (its class), ``segmentation`` ([[x, y], ...
 
 As the dataset's own semantic-map script does, regions with other than exactly one tag are not used and
 the polygons are painted in ``z_order`` (stable in file order), so a later polygon covers an earlier
-one: each object is the part of its polygon that stays visible. Polygons are rasterised with the COCO
-polygon rasteriser (pycocotools), with its coordinate bounds check."""
+one: each object is the part of its polygon that stays visible (``polygons.visible_objects``)."""
 from __future__ import annotations
 
 import os
 
-import numpy as np
-
-from ..schema import ObjectAnn, Sample
+from ..schema import Sample
 from .base import Source, register_source
-from .coco import _is_int, _is_number, decode_segmentation
-from .common import load_json, nonempty, require_dir, resolve_root
+from .coco import _is_int, _is_number
+from .common import load_json, require_dir, resolve_root
 from .errors import BadSampleError
 from .imageio import read_image
+from .polygons import visible_objects
 from ...errors import BadInputError
-
-
-def _polygon(points, where: str) -> list:
-    if not isinstance(points, list) or not all(isinstance(p, list) and len(p) == 2 for p in points):
-        raise BadSampleError(where, "'segmentation' must be a list of [x, y] points")
-    return [c for p in points for c in p]
 
 
 def _entry(data, where: str) -> dict:
@@ -81,12 +73,6 @@ class WoodscapeSource(Source):
             if not _is_number(a.get("z_order")) or not isinstance(a["tags"][0], str):
                 raise BadSampleError(ann_path, f"region {k}: needs a numeric 'z_order' and a text tag")
         regions.sort(key=lambda ka: ka[1]["z_order"])
-        masks = [decode_segmentation([_polygon(a.get("segmentation"), f"{ann_path} (region {k})")], h, w,
-                                     f"{ann_path} (region {k})") for k, a in regions]
-        covered = np.zeros((h, w), bool)
-        objects = []
-        for (k, a), mask in reversed(list(zip(regions, masks))):  # topmost first
-            objects.append(ObjectAnn(id=k + 1, mask=mask & ~covered, category=a["tags"][0]))
-            covered |= mask
-        objects.sort(key=lambda o: o.id)
-        return Sample(image_id=ann_path.stem, image=image, objects=nonempty(objects), source=self.name)
+        objects = visible_objects([(k + 1, a["tags"][0], [a.get("segmentation")]) for k, a in regions], h, w,
+                                  str(ann_path))
+        return Sample(image_id=ann_path.stem, image=image, objects=objects, source=self.name)

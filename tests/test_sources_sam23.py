@@ -305,3 +305,27 @@ def test_visor_refuses_a_frame_of_another_size_and_a_name_leaving_the_folder(tmp
     (tmp_path / "b" / "annotations" / "val" / "P01_107.json").write_text(json.dumps(js))
     with pytest.raises(BadInputError, match="outside"):
         create_source("visor", root=str(tmp_path / "b"))
+
+
+def _ishape(root: Path, subset: str, image_ids=(1, 2)) -> None:
+    folder = root / subset / "val"
+    images = []
+    for k in image_ids:
+        _image(folder / "image" / f"{k}.jpg", k)
+        images.append({"id": k, "file_name": f"{k}.jpg", "height": H, "width": W})
+    rle = {"size": [H, W], "counts": [4 * H + 2, 6, H * W - 4 * H - 8]}  # compressed or not, as COCO allows
+    anns = [{"id": 10 + k, "image_id": k, "category_id": 1, "iscrowd": 0, "segmentation": rle} for k in image_ids]
+    (folder / "coco_format-mask_encoding=rle-instances_2017.json").write_text(json.dumps(
+        {"images": images, "annotations": anns, "categories": [{"id": 1, "name": subset}]}))
+
+
+def test_ishape_pools_the_chosen_sub_datasets_with_prefixed_ids(tmp_path):
+    _ishape(tmp_path, "wire")
+    _ishape(tmp_path, "log", (1,))
+    src = create_source("ishape", root=str(tmp_path), subsets="wire,log")
+    assert [src[i].image_id for i in range(len(src))] == ["wire_1", "wire_2", "log_1"]
+    assert src[2].objects[0].category == "log" and int(src[2].objects[0].mask.sum()) == 6
+    with pytest.raises(FileNotFoundError, match="antenna"):
+        create_source("ishape", root=str(tmp_path))  # all six by default
+    with pytest.raises(ValueError, match="subsets must be a comma list of antenna"):
+        create_source("ishape", root=str(tmp_path), subsets="wire,../x")

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark.data.sources import create_source
+from benchmark.data.sources import create_source, describe_sources
 from benchmark.data.sources.errors import BadSampleError
 from benchmark.errors import BadInputError
 
 H, W = 24, 32
 SAM23_FOLDERS = {"egohos", "ppdls", "gta5_part1"}
 SAM23_COCO = {"zerowaste_f", "timberseg", "pidray"}
+SAM23_READERS = {"bbbc038", "dram", "ade20k", "ovis", "woodscape", "visor", "ishape"}
 
 
 def _image(path: Path, k: int = 1, mode: str = "RGB") -> None:
@@ -36,6 +37,15 @@ def _labels(path: Path, values: dict, palette: bool = False) -> np.ndarray:
         im.putdata(m.ravel().tolist())
     im.save(path)
     return m
+
+
+def test_sources_text_gives_layout_licence_and_where_to_get_each_new_set():
+    text = {entry.split()[0]: entry for entry in describe_sources()}
+    for name in SAM23_FOLDERS | SAM23_COCO | SAM23_READERS:
+        lines = text[name].splitlines()
+        assert lines[1].strip().startswith("layout: <root>/"), name
+        assert lines[2].strip().startswith("licence: ") and "unknown" not in lines[2], name
+        assert lines[3].strip().startswith("get it: https://"), name
 
 
 def test_egohos_reads_test_indomain_label_maps_one_object_per_label(tmp_path):

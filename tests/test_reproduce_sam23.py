@@ -36,7 +36,8 @@ def test_list_reports_the_placed_sets_present_and_counts_their_cells(tmp_path):
     assert {i.name for i in ruac.inputs if i.kind == "dataset" and i.state == "present"} == {"bbbc038", "dram",
                                                                                              "egohos"}
     text = format_status([ruac])
-    assert "dataset present     bbbc038: bbbc038 at" in text and "dataset unavailable doors: no robustseg reader" in text
+    assert "dataset present     bbbc038: bbbc038 at" in text
+    assert "dataset unavailable doors: no robustseg reader" in text
     assert "cells   272 of 368 runnable" in text  # 23 datasets x 2 protocols x 4 metrics x 2 models; 17 readable
 
 

@@ -339,3 +339,20 @@ def test_ishape_pools_the_chosen_sub_datasets_with_prefixed_ids(tmp_path):
         create_source("ishape", root=str(tmp_path))  # all six by default
     with pytest.raises(ValueError, match="subsets must be a comma list of antenna"):
         create_source("ishape", root=str(tmp_path), subsets="wire,../x")
+
+
+def test_per_image_and_per_video_json_must_be_regular_files_inside_the_root(tmp_path):
+    import os
+
+    _woodscape(tmp_path / "w", [])
+    js = tmp_path / "w" / "instance_annotations" / "00001_FV.json"
+    js.unlink()
+    os.mkfifo(js)  # would hang a reader that opened it
+    with pytest.raises(BadSampleError, match="FIFO"):
+        create_source("woodscape", root=str(tmp_path / "w"))[0]
+    _visor(tmp_path / "v", [])
+    outside = tmp_path / "elsewhere.json"
+    (tmp_path / "v" / "annotations" / "val" / "P01_107.json").rename(outside)
+    (tmp_path / "v" / "annotations" / "val" / "P01_107.json").symlink_to(outside)
+    with pytest.raises(BadInputError, match="outside the dataset folder"):
+        create_source("visor", root=str(tmp_path / "v"))

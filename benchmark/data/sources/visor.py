@@ -13,7 +13,7 @@ import os
 from ..schema import Sample
 from .base import Source, register_source
 from .coco import _is_int, file_in
-from .common import files_digest, load_json, require_dir, resolve_root
+from .common import files_digest, load_json_in, require_dir, resolve_root
 from .errors import BadSampleError
 from .imageio import read_image
 from .polygons import visible_objects
@@ -57,7 +57,7 @@ class VisorSource(Source):
         frame_dir = require_dir(self.root / "rgb_frames" / split, self.name, "frame")
         self.split, self.ann_files, self.items = split, sorted(ann_dir.glob("*.json")), []
         for ann in self.ann_files:
-            for f in _frames(load_json(ann, self.name), f"{self.name}: {ann}"):
+            for f in _frames(load_json_in(ann, self.root, self.name), f"{self.name}: {ann}"):
                 img = f["image"]
                 try:
                     path = file_in(frame_dir, f"{img['video']}/{img['name']}", "image name")

@@ -17,6 +17,7 @@ from .errors import BadSampleError
 from .imageio import read_image
 from .polygons import visible_objects
 from ...errors import BadInputError
+from ...paths import file_problem
 
 
 def _entry(data, where: str) -> dict:
@@ -58,6 +59,9 @@ class WoodscapeSource(Source):
         ann_path = self.anns[index]
         img_path = self.image_dir / f"{ann_path.stem}.png"
         image = read_image(img_path, root=self.root)
+        problem = file_problem(ann_path, self.root)
+        if problem:
+            raise BadSampleError(ann_path, problem)
         try:
             data = load_json(ann_path, self.name)
         except BadInputError:

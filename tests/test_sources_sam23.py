@@ -84,19 +84,31 @@ def test_gta5_part1_takes_the_first_frames_one_object_per_label_id(tmp_path):
     assert [o.id for o in src[0].objects] == [7, 26]  # Cityscapes road, car
 
 
-def test_zerowaste_f_reads_split_labels_json_and_data_folder(tmp_path):
-    _image(tmp_path / "test" / "data" / "01_frame_000010.PNG")
-    js = {"images": [{"id": 3, "file_name": "01_frame_000010.PNG", "height": H, "width": W}],
-          "annotations": [{"id": 1, "image_id": 3, "category_id": 2, "iscrowd": 0,
+# COCO-json preset -> (annotation file, image path as published, category) of a one-image fixture
+COCO_FIXTURES = {
+    "zerowaste_f": ("test/labels.json", "test/data/01_frame_000010.PNG", "rigid_plastic"),
+    "timberseg": ("prescaled/coco_annotation.json", "prescaled/IMG_0001.jpg", "log"),
+    "pidray": ("annotations/xray_test_hidden.json", "hidden/xray_hidden00001.png", "Baton"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COCO_FIXTURES))
+def test_coco_preset_reads_its_published_layout_and_refuses_duplicate_ids(tmp_path, name):
+    ann, image, category = COCO_FIXTURES[name]
+    _image(tmp_path / image)
+    js = {"images": [{"id": 3, "file_name": Path(image).name, "height": H, "width": W}],
+          "annotations": [{"id": 5, "image_id": 3, "category_id": 2, "iscrowd": 0,
                            "segmentation": [[2, 2, 12, 2, 12, 12, 2, 12]]}],
-          "categories": [{"id": 2, "name": "rigid_plastic"}]}
-    (tmp_path / "test" / "labels.json").write_text(json.dumps(js))
-    s = create_source("zerowaste_f", root=str(tmp_path))[0]
-    assert s.image_id == "3" and s.objects[0].category == "rigid_plastic" and s.objects[0].mask.sum() > 50
+          "categories": [{"id": 2, "name": category}]}
+    (tmp_path / ann).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / ann).write_text(json.dumps(js))
+    s = create_source(name, root=str(tmp_path))[0]
+    assert (s.image_id, s.objects[0].id, s.objects[0].category) == ("3", 5, category)
+    assert s.objects[0].mask.sum() > 50
     js["images"].append(dict(js["images"][0]))  # duplicate image id: the file is refused when opened
-    (tmp_path / "test" / "labels.json").write_text(json.dumps(js))
+    (tmp_path / ann).write_text(json.dumps(js))
     with pytest.raises(ValueError, match="duplicate"):
-        create_source("zerowaste_f", root=str(tmp_path))
+        create_source(name, root=str(tmp_path))
 
 
 def _nucleus(path: Path, rows: tuple) -> None:
@@ -150,17 +162,6 @@ def test_dram_reads_artist_folders_voc_labels_one_object_per_class(tmp_path):
         src[0]
     with pytest.raises(ValueError, match="split must be test"):
         create_source("dram", root=str(root), split="../x")
-
-
-def test_timberseg_reads_the_prescaled_coco_json(tmp_path):
-    _image(tmp_path / "prescaled" / "IMG_0001.jpg")
-    js = {"images": [{"id": 1, "file_name": "IMG_0001.jpg", "height": H, "width": W}],
-          "annotations": [{"id": 5, "image_id": 1, "category_id": 0, "iscrowd": 0,
-                           "segmentation": [[1, 1, 20, 1, 20, 6, 1, 6]]}],
-          "categories": [{"id": 0, "name": "log"}]}
-    (tmp_path / "prescaled" / "coco_annotation.json").write_text(json.dumps(js))
-    s = create_source("timberseg", root=str(tmp_path))[0]
-    assert s.objects[0].category == "log" and s.objects[0].id == 5
 
 
 def test_ade20k_reads_instance_maps_red_category_green_instance(tmp_path):
@@ -231,17 +232,6 @@ def test_ovis_refuses_float_iscrowd_and_unknown_video(tmp_path):
     (tmp_path / "annotations_train.json").write_text(json.dumps(js))
     with pytest.raises(BadInputError, match="video_id 9 names no video"):
         create_source("ovis", root=str(tmp_path))
-
-
-def test_pidray_reads_the_hidden_test_subset(tmp_path):
-    _image(tmp_path / "hidden" / "xray_hidden00001.png")
-    js = {"images": [{"id": 1, "file_name": "xray_hidden00001.png", "height": H, "width": W}],
-          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
-                           "segmentation": [[1, 1, 20, 1, 20, 6, 1, 6]]}],
-          "categories": [{"id": 1, "name": "Baton"}]}
-    (tmp_path / "annotations").mkdir()
-    (tmp_path / "annotations" / "xray_test_hidden.json").write_text(json.dumps(js))
-    assert create_source("pidray", root=str(tmp_path))[0].objects[0].category == "Baton"
 
 
 def _woodscape(root: Path, regions: list, size=(W, H)) -> None:

@@ -142,7 +142,7 @@ def test_uncertainty_metrics_and_wilcoxon_across_datasets(tmp_path):
             assert r["reproduced"] == "" and "no uncertainty map" in r["note"]
     stats = _read(tmp_path / f"{s.name}_stats.csv")
     miou = [t for t in stats if t["metric"] == "mIoU" and t["protocol"] == "box"]
-    assert len(miou) == 1 and int(miou[0]["datasets"]) == 5
+    assert len(miou) == 1 and int(miou[0]["datasets"]) == len(s.datasets)
     assert float(miou[0]["mean_diff"]) == pytest.approx(0.0, abs=1e-9)  # same masks, only uncertainty differs
     assert float(miou[0]["pvalue"]) == 1.0
     assert "Wilcoxon" in (tmp_path / f"{s.name}.md").read_text()
@@ -232,7 +232,7 @@ def test_real_data_cityscapes_suite(shared_data, tmp_path):
     assert {r["protocol"] for r in rows} == {"point", "point@3", "point@5", "point@9"}
     for r in rows:  # point@9 runs the 9-click oracle protocol (sum_oracle9)
         assert 0 < float(r["reproduced"]) <= 100 and int(r["instances"]) == 7
-    other = [r for r in _read(path) if r["dataset"] == "egohos" and r["model"] == "SAM" and r["protocol"] != "point@9"]
+    other = [r for r in _read(path) if r["dataset"] == "ibd" and r["model"] == "SAM" and r["protocol"] != "point@9"]
     assert other and all(r["reproduced"] == "" and "no robustseg reader" in r["note"] for r in other)
 
 

@@ -68,9 +68,16 @@ def list_sources() -> list[SourceInfo]:
 
 
 def describe_sources() -> list[str]:
-    """Two lines per source (name and description, then the layout it expects), as ``robustseg sources``
-    lists them."""
-    return [f"{s.name:20s} {s.description}\n{'':20s} layout: {s.layout}" for s in list_sources()]
+    """Per source, as ``robustseg sources`` lists it: name and description, the layout it expects, its
+    licence, and where to get the data (its homepage) when the source names one."""
+    out = []
+    for s in list_sources():
+        lines = [f"{s.name:20s} {s.description}", f"{'':20s} layout: {s.layout}",
+                 f"{'':20s} licence: {s.cls.license}"]
+        if s.cls.homepage:
+            lines.append(f"{'':20s} get it: {s.cls.homepage}")
+        out.append("\n".join(lines))
+    return out
 
 
 def source_info(name: str) -> SourceInfo | None:

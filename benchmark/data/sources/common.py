@@ -9,6 +9,7 @@ from typing import Iterable
 import numpy as np
 
 from ...jobs import sha256_file
+from ...paths import file_problem
 from ..schema import ObjectAnn
 from .errors import BadSampleError
 from ...errors import BadInputError, MissingInputError
@@ -42,6 +43,15 @@ def load_json(path: Path, source: str):
             return json.load(f)
     except json.JSONDecodeError as e:
         raise BadInputError(f"{source}: {path} is not valid JSON: {e}") from None
+
+
+def load_json_in(path: Path, root: Path, source: str):
+    """``load_json`` of a json found by listing the dataset folder: only a regular file that resolves
+    inside ``root`` is opened (a FIFO would hang the reader, a symlink could leave the folder)."""
+    problem = file_problem(path, root)
+    if problem:
+        raise BadInputError(f"{source}: {path} {problem}")
+    return load_json(path, source)
 
 
 def files_digest(paths: Iterable[Path], root: Path) -> dict[str, str]:

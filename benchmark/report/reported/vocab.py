@@ -64,6 +64,11 @@ DATASETS = {
     "sum_part": "mean over SUM's 5 part sets", "sum_all": "mean over all 14 SUM evaluation sets",
     "cityscapes": "Cityscapes", "egohos": "EgoHOS", "dram": "DRAM", "ishape": "iShape", "gta5": "GTA V (part one)",
     "trashcan": "TrashCan", "ibd": "IBD",
+    # the Segment Anything paper's other zero-shot sets (RUAC's 23 domains, assumed)
+    "ade20k": "ADE20K", "bbbc038": "BBBC038v1", "doors": "DOORS", "gtea": "GTEA", "hypersim": "Hypersim",
+    "ndispark": "NDISPark", "ovis": "OVIS", "ppdls": "PPDLS", "plittersdorf": "Plittersdorf",
+    "timberseg": "TimberSeg", "visor": "VISOR", "woodscape": "WoodScape", "pidray": "PIDRay",
+    "zerowaste_f": "ZeroWaste-f",
 }
 
 PROMPTS = ("point", "box", "boundary_point")

@@ -197,3 +197,25 @@ def test_random_weights_only_when_asked():
     with pytest.raises(ModelArgumentError, match="takes no option bogus; its options: config, dtype, task"):
         check_model_arguments("airnet_sam_vit_b", options={"bogus": 1}, random_weights=True)
     assert create_model("urie_sam_vit_h", config="tiny").random_weights
+
+
+def test_eval_cli_takes_both_files_and_records_both_hashes(tmp_path):
+    from baselines.checkpoints import file_digest
+    from benchmark.report.results import read_results
+
+    from .conftest import run_cli
+
+    ds = tmp_path / "ds"
+    assert run_cli("build", "--out", ds, "--num-images", "2", "--image-size", "64x48",
+                   "--profile", "robustsam/gauss_noise").returncode == 0
+    urie = _save(tmp_path, "urie.pt", build_urie("tiny"), prefix="module.")
+    sam = _save(tmp_path, "sam.pth", make_sam("vit_b", config="tiny").model)
+    args = ("eval", "--dataset", ds, "--model", "urie_sam_vit_b", "--model-option", "config=tiny",
+            "--protocol", "box", "--out", tmp_path / "results")
+    r = run_cli(*args, "--checkpoint", f"{urie},{sam}")
+    assert r.returncode == 0, r.stderr
+    res = read_results(tmp_path / "results").to_pandas()
+    assert len(res) > 0 and (res.checkpoint_sha256 == f"{file_digest(urie)},{file_digest(sam)}").all()
+    r = run_cli(*args, "--checkpoint", str(sam))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "loads 2 checkpoint files" in r.stderr and "Traceback" not in r.stderr

@@ -183,8 +183,8 @@ def check_model_arguments(spec: str, checkpoint: str | None = None, options: Map
         split_checkpoint(spec, info.checkpoint_files, checkpoint)
     if info.checkpoint_files and checkpoint is None and not random_weights:
         raise ModelArgumentError(f"model {spec!r} has learned weights: give --checkpoint "
-                                 f"({CHECKPOINT_SEPARATOR.join(info.checkpoint_files)}), or pass --random-weights to run it on "
-                                 "random init (results are labelled random weights)")
+                                 f"({CHECKPOINT_SEPARATOR.join(info.checkpoint_files)}), or pass --random-weights "
+                                 "to run it on random init (results are labelled random weights)")
     return info
 
 

@@ -145,8 +145,8 @@ def test_image_conversions_follow_each_release():
     image = check_image(9, 11)
     np.testing.assert_array_equal(SKUNet.to_image(SKUNet.to_input(image, "cpu")), image)  # exact inverse
     x = SKUNet.to_input(image, "cpu")
-    torch.testing.assert_close(x[0, :, 0, 0], (torch.tensor(image[0, 0] / 255, dtype=torch.float32)
-                                               - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225]))
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    torch.testing.assert_close(x[0, :, 0, 0], (torch.tensor(image[0, 0] / 255, dtype=torch.float32) - mean) / std)
 
 
 def _save(tmp_path: Path, name: str, module, prefix: str = "") -> Path:

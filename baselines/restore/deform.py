@@ -58,8 +58,8 @@ def modulated_deform_conv2d(x: torch.Tensor, offset: torch.Tensor, mask: torch.T
     for i in range(kh):
         for j in range(kw):
             k = i * kw + j
-            sampled = _bilinear_zero(flat, ys + i * dilation + offset[:, 2 * k], xs + j * dilation + offset[:, 2 * k + 1],
-                                     h, w)
+            py, px = ys + i * dilation + offset[:, 2 * k], xs + j * dilation + offset[:, 2 * k + 1]
+            sampled = _bilinear_zero(flat, py, px, h, w)
             out = out + torch.einsum("oc,bcn->bon", weight[:, :, i, j], sampled * mask[:, k, None, :])
     if bias is not None:
         out = out + bias[None, :, None]

@@ -100,22 +100,25 @@ def make_urie_sam(variant: str, checkpoint: Optional[str] = None, device: str = 
                             variant, checkpoint, device, dtype, config, restorer_sha256=URIE_SHA256)
 
 
-_SAM_CHECK = "SAM part: the registered sam_{v} (keys = official list, outputs = official predictor logic)"
-for _v in SAM_FILES:
-    _label = _v.upper().replace("_", "-")
-    register_model(
-        f"airnet_sam_{_v}", checkpoint_files=("All.pth", SAM_FILES[_v][0]), requires=("torch", "segment_anything"),
-        tags=("sam", "restoration"), test_kwargs={"config": "tiny"},
-        description=f"AirNet (all-in-one restoration, CVPR 2022) on the image, then SAM {_label} on the restored image",
-        verified=("AirNet keys/shapes = the official net/ code instantiated at bedea82 (All.pth queue 256x1280); "
-                  "deformable conv = mmcv's modulated_deform_conv2d formula (tested against a per-pixel "
-                  "reference); no AirNet release file was available to load. " + _SAM_CHECK.format(v=_v)),
-    )(partial(make_airnet_sam, _v))
-    register_model(
-        f"urie_sam_{_v}", checkpoint_files=(URIE_FILE, SAM_FILES[_v][0]), requires=("torch", "segment_anything"),
-        tags=("sam", "restoration"), test_kwargs={"config": "tiny"},
-        description=f"URIE (ECCV 2020 enhancer) on the image, then SAM {_label} on the restored image",
-        verified=("URIE keys/shapes = the released ECCV_SKUNET_OURS.ckpt.pt (module. prefix stripped) and the "
-                  "official SKUNet; outputs = the official SKUNet on the released weights (checked once, not a "
-                  "test: the file is not shipped). " + _SAM_CHECK.format(v=_v)),
-    )(partial(make_urie_sam, _v))
+def _register(prefix: str, restore_file: str, factory, description: str, verified: str) -> None:
+    """``{prefix}_{variant}`` for every SAM size, loading ``restore_file`` then that size's SAM file."""
+    for v, (sam_file, _) in SAM_FILES.items():
+        register_model(f"{prefix}_{v}", checkpoint_files=(restore_file, sam_file),
+                       requires=("torch", "segment_anything"), tags=("sam", "restoration"),
+                       test_kwargs={"config": "tiny"},
+                       description=description.format(label=v.upper().replace("_", "-")),
+                       verified=f"{verified} SAM part: the registered sam_{v} (keys = official list, outputs = "
+                                "official predictor logic).")(partial(factory, v))
+
+
+_register("airnet_sam", "All.pth", make_airnet_sam,
+          "AirNet (all-in-one restoration, CVPR 2022) on the image, then SAM {label} on the restored image",
+          "AirNet keys/shapes = the official net/ code instantiated at bedea82 (All.pth queue 256x1280); outputs = "
+          "the official AirNet with this DCN in mmcv's place on the same random weights (checked by hand, exact); "
+          "DCN = mmcv's modulated_deform_conv2d definition (tested per pixel); no AirNet release file was "
+          "available to load.")
+_register("urie_sam", URIE_FILE, make_urie_sam,
+          "URIE (ECCV 2020 enhancer) on the image, then SAM {label} on the restored image",
+          "URIE keys/shapes = the released ECCV_SKUNET_OURS.ckpt.pt (module. prefix stripped) and the official "
+          "SKUNet; outputs = the official SKUNet on the released weights (checked by hand, max difference 0; not a "
+          "test: the file is not shipped).")

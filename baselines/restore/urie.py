@@ -66,7 +66,8 @@ class Selector(nn.Module):
 
 
 class SelectiveConv(nn.Module):
-    """conv1 on LeakyReLU(BN(x)) and conv2 on LeakyReLU(IN(x)), mixed by the selector's attention."""
+    """conv1 on LeakyReLU(BN(x)) and conv2 on LeakyReLU(IN(x)), mixed by the selector's attention. RobustSAM's
+    DNC blocks use the same module (``baselines.sam.robustsam``)."""
 
     def __init__(self, cin: int, cout: int):
         super().__init__()

@@ -236,3 +236,11 @@ def test_robustsam_table_rows_reproduce(tmp_path):
     assert len(rows) == 12 and all(r["reproduced"] for r in rows)
     assert {r["our_model"] for r in rows} == {"airnet_sam_vit_b", "urie_sam_vit_b"}
     assert {r["reported"] for r in rows if r["model"] == "URIE+SAM" and r["condition"] == "clear"} == {"74.06", "92.77"}
+
+
+def test_deform_conv_on_a_one_pixel_wide_image():
+    g = torch.Generator().manual_seed(5)
+    x, weight = torch.randn(1, 2, 5, 1, generator=g), torch.randn(3, 2, 3, 3, generator=g)
+    offset, mask = torch.randn(1, 18, 5, 1, generator=g), torch.rand(1, 9, 5, 1, generator=g)
+    np.testing.assert_allclose(modulated_deform_conv2d(x, offset, mask, weight, None, 1, 1).double().numpy(),
+                               dcn_per_pixel(x, offset, mask, weight, None, 1, 1, 1), atol=1e-5)

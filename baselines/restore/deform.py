@@ -1,8 +1,8 @@
 """Modulated deformable convolution (DCNv2, Zhu et al. 2019) on torch alone.
 
 Why here: AirNet's restorer calls ``mmcv.ops.modulated_deform_conv2d`` (mmcv-full, a compiled CUDA/C++
-extension); robustseg installs neither mmcv nor torchvision. This is the same operation written with
-``gather``, following mmcv's definition (``modulated_deform_conv.cpp``, im2col kernel):
+extension); robustseg installs neither mmcv nor torchvision. This is the same operation on torch alone
+(one ``grid_sample`` for all taps, then one contraction with the weight), following mmcv's definition (``modulated_deform_conv.cpp``, im2col kernel):
 
 * offset channels per kernel tap k = i * kw + j are interleaved ``(dy_k, dx_k)`` at channels ``2k, 2k + 1``;
   the modulation mask has one channel per tap;
@@ -11,30 +11,15 @@ extension); robustseg installs neither mmcv nor torchvision. This is the same op
   or ``w >= W`` is 0, and corners outside the image count as 0;
 * the sample is multiplied by the mask, then by the weight of tap k, summed over taps and input channels.
 
-One deformable group, one convolution group (what AirNet uses). Taps are processed one at a time so memory
-stays at one (B, C, H_out * W_out) sample buffer."""
+One deformable group, one convolution group (what AirNet uses). Memory: one (B, C, kh*kw, H_out*W_out) buffer.
+Sampling positions pass through grid_sample's normalised coordinates in the input's dtype, so they may differ
+from mmcv's by float rounding (about 1e-7 of the image size in pixels)."""
 from __future__ import annotations
 
 from typing import Optional
 
 import torch
-
-
-def _bilinear_zero(flat: torch.Tensor, py: torch.Tensor, px: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Samples (B, C, N) of ``flat`` (B, C, H*W) at float pixel positions ``py``, ``px`` (B, N), with mmcv's
-    zero-outside rule."""
-    b, c, _ = flat.shape
-    inside = (py > -1) & (px > -1) & (py < height) & (px < width)
-    y0, x0 = torch.floor(py), torch.floor(px)
-    ly, lx = py - y0, px - x0
-    out = flat.new_zeros(b, c, py.shape[1])
-    for dy, dx, wgt in ((0, 0, (1 - ly) * (1 - lx)), (0, 1, (1 - ly) * lx), (1, 0, ly * (1 - lx)), (1, 1, ly * lx)):
-        yy, xx = y0 + dy, x0 + dx
-        ok = inside & (yy >= 0) & (yy <= height - 1) & (xx >= 0) & (xx <= width - 1)
-        idx = (yy.clamp(0, height - 1) * width + xx.clamp(0, width - 1)).long()
-        vals = torch.gather(flat, 2, idx[:, None, :].expand(b, c, -1))
-        out = out + vals * (wgt * ok)[:, None, :]
-    return out
+import torch.nn.functional as F
 
 
 def modulated_deform_conv2d(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor,
@@ -45,22 +30,25 @@ def modulated_deform_conv2d(x: torch.Tensor, offset: torch.Tensor, mask: torch.T
     deformable_groups = 1."""
     b, c, h, w = x.shape
     o, _, kh, kw = weight.shape
+    taps = kh * kw
     ho = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
     wo = (w + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
-    if offset.shape != (b, 2 * kh * kw, ho, wo) or mask.shape != (b, kh * kw, ho, wo):
+    if offset.shape != (b, 2 * taps, ho, wo) or mask.shape != (b, taps, ho, wo):
         raise ValueError(f"offset {tuple(offset.shape)} / mask {tuple(mask.shape)} do not fit a {kh}x{kw} kernel "
                          f"on a ({ho}, {wo}) output")
-    ys = (torch.arange(ho, device=x.device, dtype=x.dtype) * stride - padding)[:, None].expand(ho, wo).reshape(1, -1)
-    xs = (torch.arange(wo, device=x.device, dtype=x.dtype) * stride - padding)[None, :].expand(ho, wo).reshape(1, -1)
-    flat = x.reshape(b, c, h * w)
-    offset, mask = offset.reshape(b, 2 * kh * kw, -1), mask.reshape(b, kh * kw, -1)
-    out = x.new_zeros(b, o, ho * wo)
-    for i in range(kh):
-        for j in range(kw):
-            k = i * kw + j
-            py, px = ys + i * dilation + offset[:, 2 * k], xs + j * dilation + offset[:, 2 * k + 1]
-            sampled = _bilinear_zero(flat, py, px, h, w)
-            out = out + torch.einsum("oc,bcn->bon", weight[:, :, i, j], sampled * mask[:, k, None, :])
+    ki = torch.arange(kh, device=x.device, dtype=x.dtype).repeat_interleave(kw) * dilation  # tap k = i * kw + j
+    kj = torch.arange(kw, device=x.device, dtype=x.dtype).repeat(kh) * dilation
+    ys = torch.arange(ho, device=x.device, dtype=x.dtype) * stride - padding
+    xs = torch.arange(wo, device=x.device, dtype=x.dtype) * stride - padding
+    off = offset.reshape(b, taps, 2, ho, wo)
+    py = ys[None, None, :, None] + ki[None, :, None, None] + off[:, :, 0]  # (B, taps, Ho, Wo) pixel rows
+    px = xs[None, None, None, :] + kj[None, :, None, None] + off[:, :, 1]
+    # bilinear with zero outside: grid_sample(align_corners=False) maps g -> ((g + 1) * size - 1) / 2 pixels, and
+    # counts corners outside the image as 0, which is mmcv's rule (a sample at h <= -1 or h >= H has no corner in)
+    grid = torch.stack([(2 * px + 1) / w - 1, (2 * py + 1) / h - 1], dim=-1).reshape(b, taps * ho, wo, 2)
+    cols = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    cols = cols.reshape(b, c, taps, ho * wo) * mask.reshape(b, 1, taps, ho * wo)  # (B, C, taps, N)
+    out = torch.einsum("ock,bckn->bon", weight.reshape(o, c, taps), cols)
     if bias is not None:
         out = out + bias[None, :, None]
     return out.reshape(b, o, ho, wo)

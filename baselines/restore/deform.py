@@ -2,7 +2,7 @@
 
 Why here: AirNet's restorer calls ``mmcv.ops.modulated_deform_conv2d`` (mmcv-full, a compiled CUDA/C++
 extension); robustseg installs neither mmcv nor torchvision. This is the same operation on torch alone
-(one ``grid_sample`` for all taps, then one contraction with the weight), following mmcv's definition (``modulated_deform_conv.cpp``, im2col kernel):
+(per kernel tap, one ``grid_sample`` and one contraction with that tap's weight), following mmcv's definition (``modulated_deform_conv.cpp``, im2col kernel):
 
 * offset channels per kernel tap k = i * kw + j are interleaved ``(dy_k, dx_k)`` at channels ``2k, 2k + 1``;
   the modulation mask has one channel per tap;
@@ -11,7 +11,8 @@ extension); robustseg installs neither mmcv nor torchvision. This is the same op
   or ``w >= W`` is 0, and corners outside the image count as 0;
 * the sample is multiplied by the mask, then by the weight of tap k, summed over taps and input channels.
 
-One deformable group, one convolution group (what AirNet uses). Memory: one (B, C, kh*kw, H_out*W_out) buffer.
+One deformable group, one convolution group (what AirNet uses). Memory: one (B, C, H_out*W_out) sample buffer
+at a time (a full-resolution AirNet feature map has 64 channels).
 Sampling positions pass through grid_sample's normalised coordinates in the input's dtype, so they may differ
 from mmcv's by float rounding (about 1e-7 of the image size in pixels)."""
 from __future__ import annotations
@@ -45,10 +46,12 @@ def modulated_deform_conv2d(x: torch.Tensor, offset: torch.Tensor, mask: torch.T
     px = xs[None, None, None, :] + kj[None, :, None, None] + off[:, :, 1]
     # bilinear with zero outside: grid_sample(align_corners=False) maps g -> ((g + 1) * size - 1) / 2 pixels, and
     # counts corners outside the image as 0, which is mmcv's rule (a sample at h <= -1 or h >= H has no corner in)
-    grid = torch.stack([(2 * px + 1) / w - 1, (2 * py + 1) / h - 1], dim=-1).reshape(b, taps * ho, wo, 2)
-    cols = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    cols = cols.reshape(b, c, taps, ho * wo) * mask.reshape(b, 1, taps, ho * wo)  # (B, C, taps, N)
-    out = torch.einsum("ock,bckn->bon", weight.reshape(o, c, taps), cols)
+    grid = torch.stack([(2 * px + 1) / w - 1, (2 * py + 1) / h - 1], dim=-1)  # (B, taps, Ho, Wo, 2)
+    out = x.new_zeros(b, o, ho * wo)
+    for k in range(taps):  # one tap at a time: memory stays at one (B, C, Ho*Wo) sample buffer
+        col = F.grid_sample(x, grid[:, k], mode="bilinear", padding_mode="zeros", align_corners=False)
+        col = col.reshape(b, c, ho * wo) * mask[:, k].reshape(b, 1, ho * wo)
+        out = out + torch.einsum("oc,bcn->bon", weight[:, :, k // kw, k % kw], col)
     if bias is not None:
         out = out + bias[None, :, None]
     return out.reshape(b, o, ho, wo)

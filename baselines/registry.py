@@ -31,8 +31,13 @@ class ModelInfo:
         if not self.checkpoint_files:
             return "weight-free"
         files = ", ".join(self.checkpoint_files)
+        if len(self.checkpoint_files) > 1:
+            files += f" (one --checkpoint, the {len(self.checkpoint_files)} paths joined by '{CHECKPOINT_SEPARATOR}')"
         return f"expects {files}" if self.public_weights else f"no public weights published (loads {files} if you have one)"
 
+
+#: joins the files of a model that loads several (a restoration network and SAM): ``--checkpoint A.pth,B.pth``
+CHECKPOINT_SEPARATOR = ","
 
 _MODELS: dict[str, ModelInfo] = {}
 #: model kind -> the contract class its models implement
@@ -140,6 +145,21 @@ def describe_models(verbose: bool = False) -> list[str]:
     return lines
 
 
+def split_checkpoint(name: str, files: tuple[str, ...], checkpoint: str) -> tuple[str, ...]:
+    """The paths in ``checkpoint`` for a model whose release is ``files``: the path itself for one file; for
+    several (a restoration network then SAM), that many non-empty paths joined by CHECKPOINT_SEPARATOR. Why
+    one string: every command and record (``--checkpoint``, ``reproduce --checkpoint MODEL=PATH``, the
+    results' identity) carries one checkpoint per model."""
+    if len(files) <= 1:
+        return (checkpoint,)
+    parts = tuple(p.strip() for p in str(checkpoint).split(CHECKPOINT_SEPARATOR))
+    if len(parts) != len(files) or not all(parts):
+        raise ModelArgumentError(f"model {name!r} loads {len(files)} checkpoint files: give them as one --checkpoint "
+                                 f"joined by '{CHECKPOINT_SEPARATOR}' in this order: "
+                                 f"{CHECKPOINT_SEPARATOR.join(files)}; got {checkpoint!r}")
+    return parts
+
+
 def needs_weights(spec: str) -> bool:
     """True for a model with learned weights (the SAM family): without a checkpoint it is random init."""
     return bool(resolve_model(spec).checkpoint_files)
@@ -159,10 +179,12 @@ def check_model_arguments(spec: str, checkpoint: str | None = None, options: Map
         if bad:
             raise ModelArgumentError(f"model {spec!r} takes no option {', '.join(bad)}; its options: "
                                      f"{', '.join(valid) or 'none'}")
+    if checkpoint is not None:
+        split_checkpoint(spec, info.checkpoint_files, checkpoint)
     if info.checkpoint_files and checkpoint is None and not random_weights:
         raise ModelArgumentError(f"model {spec!r} has learned weights: give --checkpoint "
-                                 f"({', '.join(info.checkpoint_files)}), or pass --random-weights to run it on "
-                                 "random init (results are labelled random weights)")
+                                 f"({CHECKPOINT_SEPARATOR.join(info.checkpoint_files)}), or pass --random-weights "
+                                 "to run it on random init (results are labelled random weights)")
     return info
 
 

@@ -231,7 +231,8 @@ def parser() -> T.OneLineParser:
     p.add_argument("--model", action="append", required=True, help="registry name or module:Class (repeatable, or a comma list)")
     p.add_argument("--protocol", action="append", default=None,
                    help="protocol (repeatable, or a comma list; default box,point; see `robustseg protocols`)")
-    p.add_argument("--checkpoint", help="local checkpoint file for the model")
+    p.add_argument("--checkpoint", help="local checkpoint file for the model (a model that loads two, e.g. "
+                   "airnet_sam_vit_b: both paths joined by ',', as `robustseg models` lists them)")
     p.add_argument("--random-weights", action="store_true",
                    help="run a model with learned weights on its random init (no --checkpoint); results say so")
     p.add_argument("--model-option", type=arg(T.key_value), action="append", metavar="KEY=VALUE",
@@ -311,7 +312,7 @@ def parser() -> T.OneLineParser:
     p.add_argument("--list", action="store_true", help="list suites and which datasets and weights are present")
     p.add_argument("--data-root", help="folder holding the datasets in the subfolders --list names")
     p.add_argument("--checkpoint", action="append", metavar="MODEL=PATH",
-                   help="checkpoint of a robustseg model (repeatable)")
+                   help="checkpoint of a robustseg model (repeatable; MODEL=A,B for a model that loads two files)")
     p.add_argument("--model", action="append", metavar="PAPER_NAME[=MODEL]",
                    help="run only these paper models; =MODEL substitutes a robustseg model (repeatable)")
     p.add_argument("--dataset", action="append", help="run only these suite datasets (repeatable)")

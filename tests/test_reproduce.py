@@ -158,6 +158,11 @@ def _digest(out: Path, dataset: str) -> str:
     raise AssertionError(dataset)
 
 
+def _input(data_root, checkpoints, model):
+    st = suite_status(get_suite("robustsam_seen_msra10k_point"), data_root, checkpoints, models=[model])
+    return next(i for i in st.inputs if i.name == model)
+
+
 def test_list_says_which_datasets_and_weights_are_missing(tmp_path):
     ckpt = tmp_path / "sam_vit_b_01ec64.pth"
     ckpt.write_bytes(b"x")
@@ -171,7 +176,14 @@ def test_list_says_which_datasets_and_weights_are_missing(tmp_path):
     assert st[("model", "SAM")].state == "present" and st[("model", "SAM")].checkpoint == str(ckpt)
     hq = st[("model", "HQ-SAM")]
     assert hq.state == "missing" and "--checkpoint hq_sam_vit_b=PATH" in hq.detail
-    assert st[("model", "AirNet+SAM")].state == "unavailable"
+    airnet = st[("model", "AirNet+SAM")]  # two files: the restoration network's, then SAM's
+    assert airnet.state == "missing" and "--checkpoint airnet_sam_vit_b=All.pth,sam_vit_b_01ec64.pth" in airnet.detail
+    both = {"airnet_sam_vit_b": f"{tmp_path / 'All.pth'},{ckpt}"}
+    airnet = _input(tmp_path, both, "AirNet+SAM")
+    assert airnet.state == "missing" and airnet.detail == f"airnet_sam_vit_b: checkpoint file {tmp_path / 'All.pth'} not found"
+    (tmp_path / "All.pth").write_bytes(b"x")
+    airnet = _input(tmp_path, both, "AirNet+SAM")
+    assert airnet.state == "present" and airnet.checkpoint == both["airnet_sam_vit_b"]
     for name in ("clear.zip", "masks"):  # a zip or its extracted folder will do
         (tmp_path / "robustsam" / "test" / name).mkdir()
     st = {(i.kind, i.name): i for i in suite_status(get_suite("robustsam_seen_msra10k_point"), tmp_path,

@@ -96,8 +96,8 @@ def test_list_names_the_release_files_and_where_they_go(tmp_path):
     assert next(i for i in st.inputs if i.kind == "dataset").state == "present"
     text = format_status([st])
     assert "msra10k: robustsam_release at" in text
-    # 5 models x (degraded, clear, average) x (mIoU, mPA); AirNet+SAM and URIE+SAM have no robustseg model
-    assert "cells   18 of 30 runnable given the named data and checkpoints" in text
+    # 5 models x (degraded, clear, average) x (mIoU, mPA), AirNet+SAM and URIE+SAM included
+    assert "cells   30 of 30 runnable given the named data and checkpoints" in text
 
 
 def _rows(path: Path) -> list[dict]:

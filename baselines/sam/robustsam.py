@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..family import ModelFamily, register_family
+from ..restore.urie import SelectiveConv  # RobustSAM's DNC reuses URIE's selective conv (same names and maths)
 from ..training import TrainingBatch, TrainingOutputs
 from .configs import build_sam, get_config, official, run_two_way
 from .predictor import IntermFeaturesPredictor
@@ -23,47 +24,10 @@ ROBUST_FILES = {"vit_b": "robustsam_checkpoint_b.pth", "vit_l": "robustsam_check
                 "vit_h": "robustsam_checkpoint_h.pth"}
 
 
-class Selector(nn.Module):
-    """Two spatial attention maps (softmax over the pair) from a 4x4 pooled summary."""
-
-    def __init__(self, channel: int, reduction: int = 16):
-        super().__init__()
-        self.s = 4
-        n = channel * self.s * self.s
-        self.fc = nn.Sequential(nn.Linear(n, n // reduction, bias=False), nn.ReLU(inplace=True))
-        self.att_conv1 = nn.Linear(n // reduction, n)
-        self.att_conv2 = nn.Linear(n // reduction, n)
-
-    def forward(self, x):
-        b, c, h, w = x.shape
-        y = self.fc(F.adaptive_avg_pool2d(x, (self.s, self.s)).reshape(b, -1))
-        att = torch.stack((self.att_conv1(y).view(b, c, self.s, self.s),
-                           self.att_conv2(y).view(b, c, self.s, self.s))).softmax(dim=0)
-        scale = (h / self.s, w / self.s)
-        return (F.interpolate(att[0], scale_factor=scale, mode="nearest"),
-                F.interpolate(att[1], scale_factor=scale, mode="nearest"))
-
-class SelectiveConv(nn.Module):
-    """Batch-norm branch and instance-norm branch, each a 3x3 conv, mixed by the Selector."""
-
-    def __init__(self, channels: int, reduction: int = 16):
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.selector = Selector(channels, reduction)
-        self.IN = nn.InstanceNorm2d(channels)
-        self.BN = nn.BatchNorm2d(channels)
-
-    def forward(self, x):
-        out1 = self.conv1(F.leaky_relu(self.BN(x)))
-        out2 = self.conv2(F.leaky_relu(self.IN(x)))
-        att1, att2 = self.selector(out1 + out2)
-        return out1 * att1 + out2 * att2
-
 class SKDown(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
-        self.maxpool_conv = nn.Sequential(SelectiveConv(channels))
+        self.maxpool_conv = nn.Sequential(SelectiveConv(channels, channels))
 
     def forward(self, x):
         return self.maxpool_conv(x)

@@ -103,6 +103,7 @@ def _selection(suite: Suite, models: ModelSelection) -> Optional[dict[str, Optio
 
 def _model_status(m: SuiteModel, substitute: Optional[str], checkpoints: Mapping[str, Optional[str]]) -> InputStatus:
     from baselines import resolve_model
+    from baselines.registry import CHECKPOINT_SEPARATOR, split_checkpoint
 
     candidates = [substitute] if substitute else list(m.registry)
     if not candidates:
@@ -115,13 +116,23 @@ def _model_status(m: SuiteModel, substitute: Optional[str], checkpoints: Mapping
             path = checkpoints[name]
             if path is None:
                 return InputStatus("model", m.name, "present", f"{name} (random init: not the paper's model)", name)
-            if not Path(path).is_file():
-                return InputStatus("model", m.name, "missing", f"{name}: checkpoint file {path} not found", name)
+            absent = [p for p in split_checkpoint(name, info.checkpoint_files, path) if not Path(p).is_file()]
+            if absent:
+                return InputStatus("model", m.name, "missing", f"{name}: checkpoint file {', '.join(absent)} not found",
+                                   name)
             return InputStatus("model", m.name, "present", f"{name} from {path}", name, str(path))
-    need = " or ".join(f"--checkpoint {c}=PATH" for c in candidates)
+    need = " or ".join(f"--checkpoint {c}={_placeholder(c, CHECKPOINT_SEPARATOR)}" for c in candidates)
     if substitute or m.weights == "public":
         return InputStatus("model", m.name, "missing", f"needs {need}")
     return InputStatus("model", m.name, "unavailable", f"weights {m.weights}; to run your own: {need}")
+
+
+def _placeholder(name: str, separator: str) -> str:
+    """``PATH``, or for a model that loads several files (restoration + SAM) their names joined as it takes them."""
+    from baselines import resolve_model
+
+    files = resolve_model(name).checkpoint_files
+    return separator.join(files) if len(files) > 1 else "PATH"
 
 
 def suite_status(suite: Suite, data_root: Optional[str | os.PathLike], checkpoints: Mapping[str, Optional[str]],

@@ -13,22 +13,40 @@ import numpy as np
 @dataclass(frozen=True)
 class TrainingBatch:
     """Square uint8 images at ``train_size`` with one prompt each (points (N, 2) and/or a box (4,) in
-    ``train_size`` pixel coordinates, positive clicks); ``clear`` are the paired clean images (RobustSAM)."""
+    ``train_size`` pixel coordinates, positive clicks); ``clear`` are the paired clean images (RobustSAM);
+    ``masks`` the (S, S) targets, which an attack reads (RUAC); ``adversarial`` asks for the attacked branch."""
 
     images: Sequence[np.ndarray]
     points: Sequence[Optional[np.ndarray]]
     boxes: Sequence[Optional[np.ndarray]]
     train_size: int
     clear: Optional[Sequence[np.ndarray]] = None
+    masks: Optional[Sequence[np.ndarray]] = None
+    adversarial: bool = False
+
+
+@dataclass(frozen=True)
+class AdversarialOutputs:
+    """RUAC's attacked branch: single-mask logits and the warped target (B, 1, S, S); at the decoder's low
+    resolution (B, h, w) the pixel logits (max over the mask tokens), the warped target, and the uncertainty
+    (mean over the mask tokens) sampled (no gradient) and in closed form (with gradient)."""
+
+    logits: Any
+    target: Any
+    pixel_logits: Any
+    pixel_target: Any
+    uncertainty_sampled: Any
+    uncertainty_analytic: Any
 
 
 @dataclass(frozen=True)
 class TrainingOutputs:
     """Mask logits (B, 1, S, S) at ``train_size``; RobustSAM adds the output tokens and fused mask features of
-    its degraded and clear branches, which its consistency losses compare."""
+    its degraded and clear branches, which its consistency losses compare; RUAC its attacked branch."""
 
     logits: Any
     tokens: Optional[Any] = None
     clear_tokens: Optional[Any] = None
     features: Optional[Any] = None
     clear_features: Optional[Any] = None
+    adversarial: Optional[AdversarialOutputs] = None

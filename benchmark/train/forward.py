@@ -17,7 +17,9 @@ def training_loss(model, items, recipe, generator: Optional[torch.Generator], de
     """The recipe's loss of ``model`` (a trainable family's module) on ``items`` (train.data samples)."""
     batch = TrainingBatch(images=[it.image for it in items], points=[it.points for it in items],
                           boxes=[it.box for it in items], train_size=recipe.train_size,
-                          clear=[it.clear for it in items] if recipe.paired else None)
+                          clear=[it.clear for it in items] if recipe.paired else None,
+                          masks=[it.mask for it in items], adversarial=recipe.adversarial_weight > 0)
     out = model.training_outputs(batch, generator=generator, gumbel_tau=recipe.gumbel_tau)
     target = torch.as_tensor(np.stack([it.mask for it in items]), device=device)[:, None].float()
-    return recipe_loss(recipe, out.logits, target, out.tokens, out.clear_tokens, out.features, out.clear_features)
+    return recipe_loss(recipe, out.logits, target, out.tokens, out.clear_tokens, out.features, out.clear_features,
+                       out.adversarial)

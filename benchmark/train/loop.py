@@ -21,12 +21,14 @@ from baselines.contract import resolve_device, resolve_dtype
 from ..jobs import JobConflictError, atomic_write_json, check_identity, folder_lock, sha256_file
 from .data import index_dataset, plan_epoch, stream, train_rng
 from .forward import training_loss
-from .recipes import recipe_for, resolve_name
+from .optim import make_optimizer, set_lr
+from .recipes import override_recipe, recipe_for, resolve_name
 from .state import latest_step, load_checkpoint_state, save_checkpoint, save_weights
 from ..errors import UsageError
 
-LOG_FIELDS = ("step", "epoch", "images", "loss", "focal", "dice", "token", "embedding", "lr", "grad_norm",
-              "images_per_s", "seconds", "max_memory_mb")
+LOG_FIELDS = ("step", "epoch", "images", "loss", "focal", "dice", "token", "embedding", "adversarial", "alignment",
+              "lr", "grad_norm", "images_per_s", "seconds", "max_memory_mb")
+LOSS_PARTS = ("focal", "dice", "token", "embedding", "adversarial", "alignment")
 
 
 @dataclass
@@ -41,6 +43,8 @@ class StepLog:
     dice: float
     token: float
     embedding: float
+    adversarial: float
+    alignment: float
     lr: float
     grad_norm: float
     images_per_s: float
@@ -87,7 +91,7 @@ class _Session:
 
 
 def _is_trainable(name: str, recipe) -> bool:
-    return any(s in name for s in recipe.trainable)
+    return any(s in name for s in recipe.trainable) and not any(s in name for s in recipe.frozen)
 
 
 def load_init(model, path: str, recipe) -> str:
@@ -124,15 +128,17 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
           config: Optional[str] = None, seed: int = 0, progress: Optional[Callable[[StepLog], None]] = None,
           init_checkpoint: Optional[str] = None, save_every: int = 500, train_size: Optional[int] = None,
           splits: Optional[list[str]] = None, dataset_configs: Optional[list[str]] = None,
-          progress_bar: bool = True, random_weights: bool = False) -> TrainResult:
+          progress_bar: bool = True, random_weights: bool = False,
+          recipe_overrides: Optional[dict] = None) -> TrainResult:
     """Train ``model_name`` (``gara-sam``, ``robustsam`` or a registry name such as ``robustsam_vit_l``) on a
     built dataset. ``None`` takes the recipe's value; ``steps=None`` is one epoch. ``init_checkpoint``:
     official SAM weights for the frozen part; without it the run is refused unless ``random_weights`` (tests:
     random init). ``batch_size`` images per
     micro-batch, ``grad_accum`` micro-batches per optimizer step. Rerunning with the same arguments resumes
-    from the latest checkpoint in ``out_dir``."""
+    from the latest checkpoint in ``out_dir``. ``recipe_overrides`` replaces other recipe fields by name
+    (e.g. ``{"adversarial_from_epoch": 0}``); the run's identity records them."""
     name = resolve_name(model_name)
-    recipe = recipe_for(name)
+    recipe = override_recipe(recipe_for(name), recipe_overrides or {})
     if init_checkpoint is None and not random_weights:
         raise UsageError(f"training {name} needs --init-checkpoint (official SAM weights of the same size), or "
                          "--random-weights to start from random init (tests)")
@@ -152,6 +158,8 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
     adapter = create_model(name, device="cpu", **({"config": config} if config else {}))
     model = adapter.model
     init_sha = load_init(model, init_checkpoint, recipe) if init_checkpoint else ""
+    if hasattr(model, "prepare_training"):  # modules built from the loaded weights (RUAC's attackers)
+        model.prepare_training()
     params = [(n, p) for n, p in model.named_parameters()]
     for n, p in params:
         p.requires_grad_(_is_trainable(n, recipe))
@@ -159,14 +167,15 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
     if not trainable:
         raise UsageError(f"{name}: no parameter matches the recipe's trainable parts {recipe.trainable}")
     model.to(dev).train()
-    sess = _Session(model, recipe, torch.optim.Adam([p for _, p in trainable], lr=recipe.lr,
-                                                    weight_decay=recipe.weight_decay),
-                    torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16), trainable,
-                    {k for k in model.state_dict() if _is_trainable(k, recipe)}, dev, amp_dtype)
+    optimizer, trainable = make_optimizer(recipe, trainable, model)
+    sess = _Session(model, recipe, optimizer, torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16),
+                    trainable, {k for k in model.state_dict() if _is_trainable(k, recipe)}, dev, amp_dtype)
 
     identity = {"model": name, "config": config, "recipe": recipe.identity(), "seed": seed,
                 "grad_accum": grad_accum, "splits": splits, "dataset_configs": dataset_configs,
                 "dataset_fingerprint": index.fingerprint, "init_checkpoint_sha256": init_sha}
+    if recipe.schedule != "constant":  # the rates depend on the run's length
+        identity["schedule_steps"] = steps
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, "train.lock"):
         start = _prepare_out(out, identity, recipe, resume, sess.restore)
@@ -216,26 +225,28 @@ def _run_steps(sess: _Session, index, seed: int, splits, start: int, steps: int,
         try:
             for step in range(start + 1, steps + 1):
                 gen = _step_generator(seed, step, dev)
+                lr = set_lr(optimizer, recipe, step, steps)
+                stage = recipe.at_epoch((step - 1) * per_step // epoch_len)
                 optimizer.zero_grad(set_to_none=True)
-                sums = dict.fromkeys(("loss", "focal", "dice", "token", "embedding"), 0.0)
+                sums = dict.fromkeys(("loss",) + LOSS_PARTS, 0.0)
                 for _ in range(grad_accum):
                     items = list(itertools.islice(samples, recipe.batch_size))
                     with autocast:
-                        parts = training_loss(model, items, recipe, gen, dev)
+                        parts = training_loss(model, items, stage, gen, dev)
                     if not torch.isfinite(parts.total):
                         raise FloatingPointError(f"step {step}: loss is {float(parts.total)} on images "
                                                  f"{[(it.image_id, it.split) for it in items]}")
                     scaler.scale(parts.total / grad_accum).backward()
-                    for k, v in (("loss", float(parts.total.detach())), ("focal", parts.focal), ("dice", parts.dice),
-                                 ("token", parts.token), ("embedding", parts.embedding)):
-                        sums[k] += v / grad_accum
+                    sums["loss"] += float(parts.total.detach()) / grad_accum
+                    for k in LOSS_PARTS:
+                        sums[k] += getattr(parts, k) / grad_accum
                 scaler.unscale_(optimizer)
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(params, recipe.grad_clip))
                 scaler.step(optimizer)
                 scaler.update()
                 seconds = time.perf_counter() - t0
                 mem = f"{torch.cuda.max_memory_allocated(dev) / 2**20:.0f}" if dev.type == "cuda" else ""
-                last = StepLog(step, step * per_step / epoch_len, step * per_step, **sums, lr=recipe.lr,
+                last = StepLog(step, step * per_step / epoch_len, step * per_step, **sums, lr=lr,
                                grad_norm=grad_norm, images_per_s=(step - start) * per_step / seconds,
                                seconds=seconds, max_memory_mb=mem)
                 writer.writerow(asdict(last))

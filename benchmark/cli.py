@@ -277,21 +277,24 @@ def parser() -> T.OneLineParser:
     p.add_argument("--revision")
     p.set_defaults(func=cmd_push)
 
-    p = sub.add_parser("train", help="fine-tune GaRA-SAM or RobustSAM on a built dataset (docs/training.md); "
+    p = sub.add_parser("train", help="fine-tune GaRA-SAM, RobustSAM or RUAC on a built dataset (docs/training.md); "
                                           "ecocseg: self-training source -> target (docs/semantic.md)")
-    p.add_argument("model", help="gara-sam, robustsam, gara_sam_vit_{b,l} / robustsam_vit_{b,l,h}, or ecocseg")
+    p.add_argument("model", help="gara-sam, robustsam, ruac, gara_sam_vit_{b,l} / robustsam_vit_{b,l,h}, or ecocseg")
     p.add_argument("--dataset", required=True, help="built dataset folder (ecocseg: the labelled source)")
     p.add_argument("--target-dataset", help="ecocseg: the unlabelled target build (its labels are not read)")
     p.add_argument("--out", required=True, help="run folder (weights, log.csv, checkpoints); rerun to resume")
-    p.add_argument("--init-checkpoint", help="official SAM weights of the same size (e.g. sam_vit_b_01ec64.pth)")
+    p.add_argument("--init-checkpoint", help="official SAM weights of the same size (e.g. sam_vit_b_01ec64.pth; "
+                                             "ruac: sam2.1_hiera_base_plus.pt)")
     p.add_argument("--random-weights", action="store_true",
                    help="start from random init instead of --init-checkpoint (tests; the run records it)")
     p.add_argument("--steps", type=arg(T.integer(1)), help="optimizer steps (default: one epoch)")
-    p.add_argument("--batch-size", type=arg(T.integer(1, 4096)), help="images per micro-batch (default: recipe, 8)")
+    p.add_argument("--batch-size", type=arg(T.integer(1, 4096)),
+                   help="images per micro-batch (default: recipe, 8; ruac 32)")
     p.add_argument("--grad-accum", type=arg(T.integer(1, 4096)), default=1, help="micro-batches per optimizer step")
-    p.add_argument("--lr", type=arg(T.positive_real), help="default: recipe (1e-4; GaRA-SAM ViT-L 1e-5)")
+    p.add_argument("--lr", type=arg(T.positive_real),
+                   help="default: recipe (1e-4; GaRA-SAM ViT-L 1e-5; ruac: 1e-6 base rate, head and attackers fixed)")
     p.add_argument("--train-size", type=arg(T.integer(16, 4096)),
-                   help="square training resolution (default 512; ecocseg: crop size)")
+                   help="square training resolution (default 512, ruac 1024; ecocseg: crop size)")
     p.add_argument("--device", type=arg(T.device), default="auto")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--seed", type=arg(T.seed), default=0)

@@ -1,4 +1,4 @@
-"""Training recipes for GaRA-SAM and RobustSAM on datasets robustseg builds (``robustseg train``)."""
+"""Training recipes for GaRA-SAM, RobustSAM and RUAC on datasets robustseg builds (``robustseg train``)."""
 from .loop import StepLog, TrainConflictError, TrainResult, train
 from .recipes import RECIPES, Recipe, recipe_for
 

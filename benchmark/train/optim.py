@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from ..errors import UsageError
+
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 
@@ -26,7 +28,7 @@ def _layernorm_weights(model) -> set[str]:
 def make_optimizer(recipe, trainable: list, model) -> tuple[torch.optim.Optimizer, list]:
     """(optimizer, trainable reordered as the optimizer holds them: its state is indexed in that order)."""
     if recipe.optimizer not in OPTIMIZERS or recipe.schedule not in SCHEDULES:
-        raise ValueError(f"recipe {recipe.family}: optimizer {recipe.optimizer!r} / schedule {recipe.schedule!r}; "
+        raise UsageError(f"recipe {recipe.family}: optimizer {recipe.optimizer!r} / schedule {recipe.schedule!r}; "
                          f"valid: {OPTIMIZERS} / {SCHEDULES}")
     if recipe.optimizer == "adam":
         params = [p for _, p in trainable]

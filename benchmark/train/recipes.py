@@ -13,7 +13,7 @@ ALIASES = {"gara-sam": "gara_sam_vit_b", "robustsam": "robustsam_vit_b"}  # CLI 
 class Recipe:
     """Hyperparameters of one training recipe; ``sources`` says where each comes from."""
 
-    family: str  # "gara_sam" or "robustsam"
+    family: str  # "gara_sam", "robustsam" or "ruac"
     trainable: tuple[str, ...]  # a parameter is trained when its name contains one of these
     lr: float
     weight_decay: float

@@ -18,7 +18,6 @@ from baselines import create_model  # noqa: E402
 from baselines.sam2.ruac_attack import DEFORM_EPSILON, attack  # noqa: E402
 from baselines.sam2.ruac_train import analytic_uncertainty  # noqa: E402
 from baselines.training import TrainingBatch  # noqa: E402
-from benchmark.data.build import BuildConfig, build  # noqa: E402
 from benchmark.train import recipe_for, train  # noqa: E402
 from benchmark.train.data import index_dataset, stream  # noqa: E402
 from benchmark.train.forward import training_loss  # noqa: E402
@@ -26,27 +25,11 @@ from benchmark.train.losses import segmentation_loss  # noqa: E402
 from benchmark.train.ruac_loss import alignment_loss  # noqa: E402
 
 from .conftest import run_cli  # noqa: E402
+from .test_train import dataset, one_thread  # noqa: E402,F401  (the same fixtures: 8 synthetic images, 1 thread)
 
 NAME = "ruac_sam2.1_hiera_b+"
 TINY = {"config": "tiny", "train_size": 64, "device": "cpu", "progress_bar": False, "random_weights": True}
 HEAD_LR = (("sam_mask_decoder.pixel_bndl.", 1e-2), ("style_attacker.", 1e-3), ("deform_attacker.", 1e-3))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ruac") / "ds"
-    cfg = BuildConfig(source_options={"num_images": 8, "width": 64, "height": 64},
-                      profile="robustsam/gauss_noise,robustsam/brightness", images_per_shard=8, image_format="png")
-    assert build(cfg, out).complete
-    return out
 
 
 def _items(dataset, n=8, seed=99):

@@ -90,7 +90,8 @@ def cmd_train(a) -> int:
     res = train(a.model, a.dataset, a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum,
                 device=a.device, dtype=a.dtype, resume=not a.no_resume, config=a.config, seed=a.seed,
                 init_checkpoint=a.init_checkpoint, save_every=a.save_every, train_size=a.train_size,
-                splits=a.splits, dataset_configs=a.dataset_config, random_weights=a.random_weights)
+                splits=a.splits, dataset_configs=a.dataset_config, random_weights=a.random_weights,
+                recipe_overrides=T.options(a.recipe_option))
     print(f"weights: {res.weights}")
     return 0
 
@@ -302,6 +303,8 @@ def parser() -> T.OneLineParser:
     p.add_argument("--splits", type=arg(T.name_list), help="comma list of splits to draw from (default all)")
     p.add_argument("--dataset-config", type=arg(T.name_list), help="comma list of build partitions (default all)")
     p.add_argument("--config", help="model size config, e.g. tiny (tests)")
+    p.add_argument("--recipe-option", type=arg(T.key_value), action="append", metavar="KEY=VALUE",
+                   help="replace a recipe default, e.g. adversarial_from_epoch=0 (recorded in train.json)")
     p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
     p.set_defaults(func=cmd_train)
 

@@ -25,6 +25,7 @@ from benchmark.train.losses import segmentation_loss  # noqa: E402
 from benchmark.train.ruac_loss import alignment_loss  # noqa: E402
 
 from .conftest import run_cli  # noqa: E402
+from .killpoints import run_until  # noqa: E402
 from .test_train import dataset, one_thread  # noqa: E402,F401  (the same fixtures: 8 synthetic images, 1 thread)
 
 NAME = "ruac_sam2.1_hiera_b+"
@@ -214,9 +215,30 @@ def test_every_default_names_its_source_and_the_official_keys_leave_only_the_hea
     assert not any(_is_trainable(k, recipe) for k in model.state_dict() if k.startswith("image_encoder."))
 
 
+def test_cli_sigkill_after_a_checkpoint_then_rerun_equals_an_uninterrupted_run(dataset, tmp_path):
+    """A hard kill right after the step-2 checkpoint is published (chosen by state, not time); rerunning the
+    command finishes with the uninterrupted run's weights and curves."""
+    args = ["train", "ruac", "--dataset", dataset, "--config", "tiny", "--train-size", "64", "--steps", "4",
+            "--batch-size", "2", "--save-every", "1", "--device", "cpu", "--random-weights",
+            "--recipe-option", "adversarial_from_epoch=0"]
+    assert run_cli(*args, "--out", tmp_path / "full").returncode == 0
+    r = run_until("SIGKILL", "checkpoint", 2, [*args, "--out", tmp_path / "killed"])
+    assert r.returncode == -9, r.stderr
+    assert json.loads((tmp_path / "killed/checkpoints/latest.json").read_text())["step"] == 2
+    r = run_cli(*args, "--out", tmp_path / "killed")
+    assert r.returncode == 0, r.stderr
+    weights = "ruac_sam2.1_hiera_b+.safetensors"
+    assert (tmp_path / "full" / weights).read_bytes() == (tmp_path / "killed" / weights).read_bytes()
+    curves = [[(row["loss"], row["adversarial"], row["alignment"]) for row in csv.DictReader(open(d / "log.csv"))]
+              for d in (tmp_path / "full", tmp_path / "killed")]
+    assert curves[0] == curves[1] and len(curves[0]) == 4
+
+
 @pytest.mark.parametrize("extra,expected", [
     ([], "needs --init-checkpoint"),
     (["--init-checkpoint", "nope.safetensors"], "nope.safetensors"),
+    (["--random-weights", "--recipe-option", "nope=1"], "recipe override 'nope': not a recipe field; valid: "),
+    (["--random-weights", "--recipe-option", "alignment_weight=high"], "'high' is not a float"),
 ])
 def test_cli_misuse_gives_one_line_and_exit_2(dataset, tmp_path, extra, expected):
     r = run_cli("train", "ruac", "--dataset", dataset, "--out", tmp_path / "run", "--config", "tiny", *extra)

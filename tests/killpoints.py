@@ -30,7 +30,6 @@ def hit(group=False):
 from benchmark import cli
 from benchmark.data import build
 from benchmark.eval import evaluate
-from benchmark.train import state
 import pyarrow.parquet as pq
 
 def wrap_json(mod):
@@ -48,7 +47,9 @@ def wrap_json(mod):
 
 wrap_json(build)
 wrap_json(evaluate)
-wrap_json(state)
+if event == "checkpoint":  # imports torch: only for training runs
+    from benchmark.train import state
+    wrap_json(state)
 if event == "temp":
     real_write_table = pq.write_table
     def write_table(*a, **k):

@@ -37,7 +37,8 @@ def analytic_uncertainty(bndl, z, k, w, k_w) -> torch.Tensor:
     """(B, K, H, W) closed-form uncertainty, differentiable: logit variance = sum_c Var[z_c] * mean over the two
     classes of Var[w_c] (RUAC's simplified propagation), E[sigmoid] by MacKay's probit approximation
     sigmoid(mu / sqrt(1 + pi var / 8)) of the mean logit, then Bernoulli entropy / ln 2 (p clamped to
-    [1e-4, 1 - 1e-4])."""
+    [1e-4, 1 - 1e-4]). Computed in float32 (Gamma-function ratios lose too much in half precision)."""
+    z, k, w, k_w = (t.float() for t in (z, k, w, k_w))
     var = torch.einsum("bhwc,bkc->bkhw", weibull_variance(z, k), weibull_variance(w, k_w).mean(2).clamp(min=1e-8))
     p = torch.sigmoid(bndl.logits(z, w) / torch.sqrt(1 + math.pi / 8 * var + 1e-8)).clamp(1e-4, 1 - 1e-4)
     return (torch.special.entr(p) + torch.special.entr(1 - p)) / math.log(2)

@@ -1,7 +1,8 @@
 """The trainer: a recipe, a built dataset and a SAM-family model from the registry -> safetensors weights
-that ``create_model(name, checkpoint=...)`` loads. Frozen SAM, trainable adapters/modules, Adam, gradient
-accumulation, autocast on request (bfloat16/float16; float16 with loss scaling), periodic atomic
-checkpoints, a CSV log of the curves and a tqdm bar with loss and throughput."""
+that ``create_model(name, checkpoint=...)`` loads. Frozen SAM, trainable adapters/modules, Adam (or AdamW
+groups with a cosine schedule, ``optim.py``), a per-epoch curriculum (RUAC), gradient accumulation, autocast
+on request (bfloat16/float16; float16 with loss scaling), periodic atomic checkpoints, a CSV log of the
+curves and a tqdm bar with loss and throughput."""
 from __future__ import annotations
 
 import csv
@@ -130,7 +131,7 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
           splits: Optional[list[str]] = None, dataset_configs: Optional[list[str]] = None,
           progress_bar: bool = True, random_weights: bool = False,
           recipe_overrides: Optional[dict] = None) -> TrainResult:
-    """Train ``model_name`` (``gara-sam``, ``robustsam`` or a registry name such as ``robustsam_vit_l``) on a
+    """Train ``model_name`` (``gara-sam``, ``robustsam``, ``ruac`` or a registry name such as ``robustsam_vit_l``) on a
     built dataset. ``None`` takes the recipe's value; ``steps=None`` is one epoch. ``init_checkpoint``:
     official SAM weights for the frozen part; without it the run is refused unless ``random_weights`` (tests:
     random init). ``batch_size`` images per

@@ -74,6 +74,32 @@ def test_closed_form_uncertainty_ranks_pixels_as_monte_carlo_does():
     assert np.corrcoef(closed, sampled)[0, 1] > 0.8
 
 
+def test_training_forward_at_the_posterior_means_equals_the_inference_decoder(dataset):
+    """With the Weibull draws replaced by their means, the clean training logits are the inference path's
+    token-0 logits for the same image and prompt (same preprocessing, prompt scaling and decoder inputs)."""
+    from baselines.contract import Prompts
+
+    adapter = create_model(NAME, config="tiny")
+    model = adapter.model.train()
+    model.sam_mask_decoder.pixel_bndl.sample = lambda mean, shape, u: mean
+    _, items = _items(dataset, 4)
+    assert {it.box is None for it in items} == {True, False}  # boxes and clicks
+    got = model.training_outputs(_batch(items, adversarial=False), generator=torch.Generator().manual_seed(0)).logits
+    for i, it in enumerate(items):
+        adapter.set_image(it.image)
+        prompts = Prompts(boxes=None if it.box is None else it.box[None].astype(np.float32),
+                          points=None if it.points is None else it.points[None].astype(np.float32),
+                          point_labels=None if it.points is None else np.ones((1, len(it.points)), np.int32))
+        coords, labels = adapter._prompt_points(prompts, 1)
+        sparse, dense = model.sam_prompt_encoder(coords, labels, None)
+        with torch.no_grad():
+            low, _, _ = model.sam_mask_decoder.predict_masks(
+                adapter._features["image_embed"], model.sam_prompt_encoder.get_dense_pe(), sparse, dense,
+                adapter._features["high_res"])
+        want = torch.nn.functional.interpolate(low[:, :1], (64, 64), mode="bilinear", align_corners=False)
+        torch.testing.assert_close(got[i:i + 1].detach(), want, rtol=1e-4, atol=1e-4)
+
+
 # the attack ------------------------------------------------------------------------------------
 
 def _batch(items, adversarial=True):

@@ -236,6 +236,7 @@ def test_every_default_names_its_source_and_the_official_keys_leave_only_the_hea
     with torch.device("meta"):
         model = ruac.build_torch_model("hiera_b+")
     missing = set(model.state_dict()) - sam2_keys
+    assert sam2_keys <= set(model.state_dict())  # nothing in the official file is unexpected
     assert missing and all(k.startswith("sam_mask_decoder.pixel_bndl.") for k in missing)
     assert all(_is_trainable(k, recipe) for k in missing)
     assert not any(_is_trainable(k, recipe) for k in model.state_dict() if k.startswith("image_encoder."))

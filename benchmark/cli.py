@@ -91,7 +91,7 @@ def cmd_train(a) -> int:
                 device=a.device, dtype=a.dtype, resume=not a.no_resume, config=a.config, seed=a.seed,
                 init_checkpoint=a.init_checkpoint, save_every=a.save_every, train_size=a.train_size,
                 splits=a.splits, dataset_configs=a.dataset_config, random_weights=a.random_weights,
-                refiner_checkpoint=a.refiner)
+                refiner_checkpoint=a.refiner, recipe_overrides=T.options(a.recipe_option))
     print(f"weights: {res.weights}")
     return 0
 
@@ -279,24 +279,27 @@ def parser() -> T.OneLineParser:
     p.add_argument("--revision")
     p.set_defaults(func=cmd_push)
 
-    p = sub.add_parser("train", help="fine-tune GaRA-SAM, RobustSAM or SUM on a built dataset (docs/training.md); "
-                                          "ecocseg: self-training source -> target (docs/semantic.md)")
-    p.add_argument("model", help="gara-sam, robustsam, gara_sam_vit_{b,l} / robustsam_vit_{b,l,h}, ecocseg, or "
+    p = sub.add_parser("train", help="fine-tune GaRA-SAM, RobustSAM, SUM or RUAC on a built dataset "
+                                          "(docs/training.md); ecocseg: self-training source -> target (docs/semantic.md)")
+    p.add_argument("model", help="gara-sam, robustsam, ruac, gara_sam_vit_{b,l} / robustsam_vit_{b,l,h}, ecocseg, or "
                                  "sum-refine then sum (sum[_refine]_vit_{b,l,h}; docs/training.md)")
     p.add_argument("--dataset", required=True, help="built dataset folder (ecocseg: the labelled source)")
     p.add_argument("--target-dataset", help="ecocseg: the unlabelled target build (its labels are not read)")
     p.add_argument("--out", required=True, help="run folder (weights, log.csv, checkpoints); rerun to resume")
-    p.add_argument("--init-checkpoint", help="official SAM weights of the same size (e.g. sam_vit_b_01ec64.pth)")
+    p.add_argument("--init-checkpoint", help="official SAM weights of the same size (e.g. sam_vit_b_01ec64.pth; "
+                                             "ruac: sam2.1_hiera_base_plus.pt)")
     p.add_argument("--refiner", help="sum: weights of a sum-refine run on the same dataset (the mask-refinement "
                                      "module that makes SUM's uncertainty maps)")
     p.add_argument("--random-weights", action="store_true",
                    help="start from random init instead of --init-checkpoint (tests; the run records it)")
     p.add_argument("--steps", type=arg(T.integer(1)), help="optimizer steps (default: one epoch)")
-    p.add_argument("--batch-size", type=arg(T.integer(1, 4096)), help="images per micro-batch (default: recipe, 8)")
+    p.add_argument("--batch-size", type=arg(T.integer(1, 4096)),
+                   help="images per micro-batch (default: recipe, 8; ruac 32)")
     p.add_argument("--grad-accum", type=arg(T.integer(1, 4096)), default=1, help="micro-batches per optimizer step")
-    p.add_argument("--lr", type=arg(T.positive_real), help="default: recipe (1e-4; GaRA-SAM ViT-L 1e-5)")
+    p.add_argument("--lr", type=arg(T.positive_real),
+                   help="default: recipe (1e-4; GaRA-SAM ViT-L 1e-5; ruac: 1e-6 base rate, head and attackers fixed)")
     p.add_argument("--train-size", type=arg(T.integer(16, 4096)),
-                   help="square training resolution (default 512; ecocseg: crop size)")
+                   help="square training resolution (default 512, ruac 1024; ecocseg: crop size)")
     p.add_argument("--device", type=arg(T.device), default="auto")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--seed", type=arg(T.seed), default=0)
@@ -304,6 +307,8 @@ def parser() -> T.OneLineParser:
     p.add_argument("--splits", type=arg(T.name_list), help="comma list of splits to draw from (default all)")
     p.add_argument("--dataset-config", type=arg(T.name_list), help="comma list of build partitions (default all)")
     p.add_argument("--config", help="model size config, e.g. tiny (tests)")
+    p.add_argument("--recipe-option", type=arg(T.key_value), action="append", metavar="KEY=VALUE",
+                   help="replace a recipe default, e.g. adversarial_from_epoch=0 (recorded in train.json)")
     p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
     p.set_defaults(func=cmd_train)
 

@@ -2,7 +2,8 @@
 subprocess that signals itself when an event has happened N times, so the kill lands at the same place on
 a fast or a loaded machine.
 
-Events: ``identity`` (the job's identity file written), ``marker`` (a done-marker written), ``unmarked``
+Events: ``identity`` (the job's identity file written), ``marker`` (a done-marker written), ``checkpoint``
+(a training checkpoint published: its ``latest.json`` written), ``unmarked``
 (a unit's files are published, its done-marker is about to be written), ``temp`` (a parquet temp file is
 written, not yet renamed: mid-write), ``progress`` (the progress bar reports N units done; the signal then
 goes to the whole process group, as Ctrl-C in a terminal does, workers included)."""
@@ -39,12 +40,16 @@ def wrap_json(mod):
         if event == "unmarked" and is_marker:
             hit()
         real(path, obj)
-        if (event == "marker" and is_marker) or (event == "identity" and p.endswith(("build.json", "eval.json"))):
+        if (event == "marker" and is_marker) or (event == "identity" and p.endswith(("build.json", "eval.json"))) \
+                or (event == "checkpoint" and p.endswith("/checkpoints/latest.json")):
             hit()
     mod.atomic_write_json = write
 
 wrap_json(build)
 wrap_json(evaluate)
+if event == "checkpoint":  # imports torch: only for training runs
+    from benchmark.train import state
+    wrap_json(state)
 if event == "temp":
     real_write_table = pq.write_table
     def write_table(*a, **k):

@@ -80,6 +80,13 @@ class MaskDecoder(nn.Module):
     def predict_masks(self, image_embed, image_pe, sparse, dense, high_res: list[torch.Tensor]):
         """Logits (B, 4, h, w), IoU scores (B, 4) and optional uncertainty (B, 4, h, w) for all 4 mask tokens.
         The object score is not returned: SAM 2's image predictor ignores it."""
+        up, mask_tokens_out, iou_token_out = self.decode_tokens(image_embed, image_pe, sparse, dense, high_res)
+        logits, uncertainty = self.mask_logits(up, mask_tokens_out)
+        return logits, self.iou_prediction_head(iou_token_out), uncertainty
+
+    def decode_tokens(self, image_embed, image_pe, sparse, dense, high_res: list[torch.Tensor]):
+        """The two-way transformer and upscaling: (upscaled features (B, C/8, h, w), mask tokens (B, 4, C),
+        IoU token (B, C)), what ``mask_logits`` and the IoU head read (RUAC's training forward reads them too)."""
         b = sparse.shape[0]
         out_tokens = torch.cat([self.obj_score_token.weight, self.iou_token.weight, self.mask_tokens.weight], dim=0)
         tokens = torch.cat([out_tokens[None].expand(b, -1, -1), sparse], dim=1)
@@ -92,8 +99,7 @@ class MaskDecoder(nn.Module):
         feat_s0, feat_s1 = high_res
         up = act1(ln1(dc1(src.transpose(1, 2).reshape(b, c, h, w)) + feat_s1))
         up = act2(dc2(up) + feat_s0)
-        logits, uncertainty = self.mask_logits(up, mask_tokens_out)
-        return logits, self.iou_prediction_head(iou_token_out), uncertainty
+        return up, mask_tokens_out, iou_token_out
 
     def mask_logits(self, upscaled: torch.Tensor, mask_tokens_out: torch.Tensor):
         """(logits (B, 4, h, w), None): per-token hypernetwork weights dotted with the upscaled features."""

@@ -28,7 +28,8 @@ class MemoryAttention(nn.Module):
 
 
 class CXBlock(nn.Module):
-    """ConvNeXt block of the memory fuser (parameters only)."""
+    """ConvNeXt block of the memory fuser. Image prediction never runs it; RUAC's deformation attacker runs
+    a copy (``forward`` as the official ``CXBlock``: depthwise conv, norm, MLP, layer scale, residual)."""
 
     def __init__(self, dim: int):
         super().__init__()
@@ -37,6 +38,11 @@ class CXBlock(nn.Module):
         self.pwconv1 = nn.Linear(dim, 4 * dim)
         self.pwconv2 = nn.Linear(4 * dim, dim)
         self.gamma = nn.Parameter(1e-6 * torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.norm(self.dwconv(x)).permute(0, 2, 3, 1)
+        y = self.gamma * self.pwconv2(nn.functional.gelu(self.pwconv1(y)))
+        return x + y.permute(0, 3, 1, 2)
 
 
 class MemoryEncoder(nn.Module):

@@ -25,8 +25,9 @@ from torch import nn
 from ..contract import ModelArgumentError
 from ..family import ModelFamily, register_family
 from .heads import MaskDecoder
-from .model import Sam2Image, get_config
+from .model import get_config
 from .predictor import Sam2Predictor
+from .ruac_train import RuacSam2
 
 RELEASE_FILE = "model.safetensors"  # HF HongyouZhou/ruac-sam2.1-hiera-bplus
 RELEASE_SHA256 = "678dae09c6834504d20e825793d8270f83dbc1c3c2d542ce843247d7154b46e4"
@@ -101,11 +102,12 @@ class BayesianMaskDecoder(MaskDecoder):
         return (torch.special.entr(p) + torch.special.entr(1 - p)) / math.log(2)
 
 
-def build_torch_model(variant: str = "hiera_b+", config: str | None = None, mc_samples: int = MC_SAMPLES) -> Sam2Image:
+def build_torch_model(variant: str = "hiera_b+", config: str | None = None, mc_samples: int = MC_SAMPLES) -> RuacSam2:
+    """SAM 2.1 with the BNDL decoder; ``RuacSam2`` adds only the training forward (``ruac_train``)."""
     if mc_samples < 1:
         raise ModelArgumentError(f"mc_samples must be >= 1, got {mc_samples}")
     cfg = get_config(variant, config)
-    return Sam2Image(cfg, decoder=BayesianMaskDecoder(cfg.dim, mc_samples=mc_samples))
+    return RuacSam2(cfg, decoder=BayesianMaskDecoder(cfg.dim, mc_samples=mc_samples))
 
 
 class RuacAdapter(Sam2Predictor):

@@ -19,10 +19,12 @@ def training_loss(model, items, recipe, generator: Optional[torch.Generator], de
     batch = TrainingBatch(images=[it.image for it in items], points=[it.points for it in items],
                           boxes=[it.box for it in items], train_size=recipe.train_size,
                           clear=[it.clear for it in items] if recipe.paired else None,
-                          masks=[it.mask for it in items], unlabelled=[it.unlabelled for it in items])
+                          masks=[it.mask for it in items], unlabelled=[it.unlabelled for it in items],
+                          adversarial=recipe.adversarial_weight > 0)
     out = model.training_outputs(batch, generator=generator, gumbel_tau=recipe.gumbel_tau)
     target = out.targets if out.targets is not None else \
         torch.as_tensor(np.stack([it.mask for it in items]), device=device)[:, None].float()
     if recipe.loss == "sum":  # uncertainty-aware (certainty 1 on labelled pixels: the standard losses)
         return sum_loss(recipe, out.logits, target, out.certainty, out.iou_pred)
-    return recipe_loss(recipe, out.logits, target, out.tokens, out.clear_tokens, out.features, out.clear_features)
+    return recipe_loss(recipe, out.logits, target, out.tokens, out.clear_tokens, out.features, out.clear_features,
+                       out.adversarial)

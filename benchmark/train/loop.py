@@ -1,7 +1,8 @@
 """The trainer: a recipe, a built dataset and a SAM-family model from the registry -> safetensors weights
-that ``create_model(name, checkpoint=...)`` loads. Frozen SAM, trainable adapters/modules, Adam, gradient
-accumulation, autocast on request (bfloat16/float16; float16 with loss scaling), periodic atomic
-checkpoints, a CSV log of the curves and a tqdm bar with loss and throughput."""
+that ``create_model(name, checkpoint=...)`` loads. Frozen SAM, trainable adapters/modules, Adam (or AdamW
+groups with a cosine schedule, ``optim.py``), a per-epoch curriculum (RUAC), gradient accumulation, autocast
+on request (bfloat16/float16; float16 with loss scaling), periodic atomic checkpoints, a CSV log of the
+curves and a tqdm bar with loss and throughput."""
 from __future__ import annotations
 
 import csv
@@ -21,14 +22,15 @@ from baselines.contract import resolve_device, resolve_dtype
 from ..jobs import JobConflictError, atomic_write_json, check_identity, folder_lock, sha256_file
 from .data import index_dataset, recipe_plan, stream, train_rng
 from .forward import training_loss
-from .optim import make_optimizer
-from .recipes import recipe_for, registry_name, resolve_name
+from .optim import make_optimizer, set_lr
+from .recipes import override_recipe, recipe_for, registry_name, resolve_name
 from .sum_setup import FAMILY_SETUP
 from .state import latest_step, load_checkpoint_state, save_checkpoint, save_weights
 from ..errors import UsageError
 
-LOG_FIELDS = ("step", "epoch", "images", "loss", "focal", "dice", "token", "embedding", "lr", "grad_norm",
-              "images_per_s", "seconds", "max_memory_mb", "iou")
+LOG_FIELDS = ("step", "epoch", "images", "loss", "focal", "dice", "token", "embedding", "adversarial", "alignment",
+              "lr", "grad_norm", "images_per_s", "seconds", "max_memory_mb", "iou")
+LOSS_PARTS = ("focal", "dice", "token", "embedding", "adversarial", "alignment", "iou")
 
 
 @dataclass
@@ -43,6 +45,8 @@ class StepLog:
     dice: float
     token: float
     embedding: float
+    adversarial: float
+    alignment: float
     lr: float
     grad_norm: float
     images_per_s: float
@@ -90,7 +94,7 @@ class _Session:
 
 
 def _is_trainable(name: str, recipe) -> bool:
-    return any(s in name for s in recipe.trainable)
+    return any(s in name for s in recipe.trainable) and not any(s in name for s in recipe.frozen)
 
 
 def load_init(model, path: str, recipe) -> str:
@@ -128,16 +132,18 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
           init_checkpoint: Optional[str] = None, save_every: int = 500, train_size: Optional[int] = None,
           splits: Optional[list[str]] = None, dataset_configs: Optional[list[str]] = None,
           progress_bar: bool = True, random_weights: bool = False,
-          refiner_checkpoint: Optional[str] = None) -> TrainResult:
-    """Train ``model_name`` (``gara-sam``, ``robustsam`` or a registry name such as ``robustsam_vit_l``) on a
+          refiner_checkpoint: Optional[str] = None, recipe_overrides: Optional[dict] = None) -> TrainResult:
+    """Train ``model_name`` (``gara-sam``, ``robustsam``, ``sum``, ``ruac`` or a registry name such as
+    ``robustsam_vit_l``) on a
     built dataset. ``None`` takes the recipe's value; ``steps=None`` is one epoch. ``init_checkpoint``:
     official SAM weights for the frozen part; without it the run is refused unless ``random_weights`` (tests:
     random init). ``batch_size`` images per
     micro-batch, ``grad_accum`` micro-batches per optimizer step. Rerunning with the same arguments resumes
     from the latest checkpoint in ``out_dir``. ``refiner_checkpoint``: SUM only, the weights of a
-    ``sum-refine`` run (the mask-refinement module)."""
+    ``sum-refine`` run (the mask-refinement module). ``recipe_overrides`` replaces other recipe fields by
+    name (e.g. ``{"adversarial_from_epoch": 0}``); the run's identity records them."""
     name = resolve_name(model_name)
-    recipe = recipe_for(name)
+    recipe = override_recipe(recipe_for(name), recipe_overrides or {})
     if init_checkpoint is None and not random_weights:
         raise UsageError(f"training {name} needs --init-checkpoint (official SAM weights of the same size), or "
                          "--random-weights to start from random init (tests)")
@@ -161,6 +167,8 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
     if setup is None and refiner_checkpoint is not None:
         raise UsageError(f"--refiner is only for training sum (this recipe is {recipe.family})")
     extra = setup(model, recipe, refiner_checkpoint) if setup else {}
+    if hasattr(model, "prepare_training"):  # modules built from the loaded weights (RUAC's attackers)
+        model.prepare_training()
     params = [(n, p) for n, p in model.named_parameters()]
     for n, p in params:
         p.requires_grad_(_is_trainable(n, recipe))
@@ -168,13 +176,15 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
     if not trainable:
         raise UsageError(f"{name}: no parameter matches the recipe's trainable parts {recipe.trainable}")
     model.to(dev).train()
-    sess = _Session(model, recipe, make_optimizer(model, trainable, recipe),
-                    torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16), trainable,
-                    {k for k in model.state_dict() if _is_trainable(k, recipe)}, dev, amp_dtype)
+    optimizer, trainable = make_optimizer(recipe, trainable, model)
+    sess = _Session(model, recipe, optimizer, torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16),
+                    trainable, {k for k in model.state_dict() if _is_trainable(k, recipe)}, dev, amp_dtype)
 
     identity = {"model": name, "config": config, "recipe": recipe.identity(), "seed": seed,
                 "grad_accum": grad_accum, "splits": splits, "dataset_configs": dataset_configs,
                 "dataset_fingerprint": index.fingerprint, "init_checkpoint_sha256": init_sha, **extra}
+    if recipe.schedule != "constant":  # the rates depend on the run's length
+        identity["schedule_steps"] = steps
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, "train.lock"):
         start = _prepare_out(out, identity, recipe, resume, sess.restore)
@@ -224,26 +234,28 @@ def _run_steps(sess: _Session, index, seed: int, splits, start: int, steps: int,
         try:
             for step in range(start + 1, steps + 1):
                 gen = _step_generator(seed, step, dev)
+                lr = set_lr(optimizer, recipe, step, steps)
+                stage = recipe.at_epoch((step - 1) * per_step // epoch_len)
                 optimizer.zero_grad(set_to_none=True)
-                sums = dict.fromkeys(("loss", "focal", "dice", "token", "embedding", "iou"), 0.0)
+                sums = dict.fromkeys(("loss",) + LOSS_PARTS, 0.0)
                 for _ in range(grad_accum):
                     items = list(itertools.islice(samples, recipe.batch_size))
                     with autocast:
-                        parts = training_loss(model, items, recipe, gen, dev)
+                        parts = training_loss(model, items, stage, gen, dev)
                     if not torch.isfinite(parts.total):
                         raise FloatingPointError(f"step {step}: loss is {float(parts.total)} on images "
                                                  f"{[(it.image_id, it.split) for it in items]}")
                     scaler.scale(parts.total / grad_accum).backward()
-                    for k, v in (("loss", float(parts.total.detach())), ("focal", parts.focal), ("dice", parts.dice),
-                                 ("token", parts.token), ("embedding", parts.embedding), ("iou", parts.iou)):
-                        sums[k] += v / grad_accum
+                    sums["loss"] += float(parts.total.detach()) / grad_accum
+                    for k in LOSS_PARTS:
+                        sums[k] += getattr(parts, k) / grad_accum
                 scaler.unscale_(optimizer)
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(params, recipe.grad_clip))
                 scaler.step(optimizer)
                 scaler.update()
                 seconds = time.perf_counter() - t0
                 mem = f"{torch.cuda.max_memory_allocated(dev) / 2**20:.0f}" if dev.type == "cuda" else ""
-                last = StepLog(step, step * per_step / epoch_len, step * per_step, **sums, lr=recipe.lr,
+                last = StepLog(step, step * per_step / epoch_len, step * per_step, **sums, lr=lr,
                                grad_norm=grad_norm, images_per_s=(step - start) * per_step / seconds,
                                seconds=seconds, max_memory_mb=mem)
                 writer.writerow(asdict(last))

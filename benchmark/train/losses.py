@@ -8,12 +8,15 @@ import torch
 import torch.nn.functional as F
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0, alpha: float = 0.25) -> torch.Tensor:
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0, alpha: float = 0.25,
+               balanced: bool = False) -> torch.Tensor:
     """Mean of ``alpha * (1 - p_t)**gamma * BCE``. As in RobustSAM's FocalLoss with a float alpha, alpha scales
-    every pixel alike (not the alpha/1-alpha class balancing of Lin et al.), so it acts as a constant weight."""
+    every pixel alike (not the alpha/1-alpha class balancing of Lin et al.), so it acts as a constant weight.
+    ``balanced``: Lin et al.'s alpha on foreground and 1 - alpha on background, as SAM 2's training loss."""
     ce = F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
     p_t = torch.exp(-ce)
-    return (alpha * (1 - p_t) ** gamma * ce).mean()
+    weight = alpha * target.float() + (1 - alpha) * (1 - target.float()) if balanced else alpha
+    return (weight * (1 - p_t) ** gamma * ce).mean()
 
 
 def dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1e-6) -> torch.Tensor:
@@ -34,19 +37,23 @@ class LossParts:
     token: float = 0.0
     embedding: float = 0.0
     iou: float = 0.0  # SUM: the IoU head's MSE
+    adversarial: float = 0.0  # RUAC: segmentation loss on the attacked images
+    alignment: float = 0.0  # RUAC: uncertainty-accuracy alignment L_cal_sym on the attacked images
 
 
 def segmentation_loss(logits, target, recipe) -> tuple[torch.Tensor, float, float]:
-    focal = focal_loss(logits, target, recipe.focal_gamma, recipe.focal_alpha)
+    focal = focal_loss(logits, target, recipe.focal_gamma, recipe.focal_alpha, recipe.focal_balanced)
     dice = dice_loss(logits, target, recipe.dice_smooth)
     return recipe.focal_weight * focal + recipe.dice_weight * dice, float(focal.detach()), float(dice.detach())
 
 
 def recipe_loss(recipe, logits, target, tokens=None, clear_tokens=None, embeddings=None,
-                clear_embeddings=None) -> LossParts:
-    """Segmentation loss, plus RobustSAM's token and mask-feature consistency (MSE, degraded vs clear)
-    when the recipe weights them."""
+                clear_embeddings=None, adversarial=None) -> LossParts:
+    """Segmentation loss (times ``seg_weight``), plus RobustSAM's token and mask-feature consistency (MSE,
+    degraded vs clear) and RUAC's attacked-branch loss (``ruac_loss``) when the recipe weights them."""
     total, focal, dice = segmentation_loss(logits, target, recipe)
+    if recipe.seg_weight != 1.0:
+        total = recipe.seg_weight * total
     token = embedding = 0.0
     if recipe.token_weight:
         t = F.mse_loss(tokens.float(), clear_tokens.float())
@@ -56,4 +63,10 @@ def recipe_loss(recipe, logits, target, tokens=None, clear_tokens=None, embeddin
         e = F.mse_loss(embeddings.float(), clear_embeddings.float())
         total = total + recipe.embedding_weight * e
         embedding = float(e.detach())
-    return LossParts(total, focal, dice, token, embedding)
+    adv = cal = 0.0
+    if recipe.adversarial_weight and adversarial is not None:
+        from .ruac_loss import adversarial_loss
+
+        extra, adv, cal = adversarial_loss(recipe, adversarial)
+        total = total + extra
+    return LossParts(total, focal, dice, token, embedding, adv, cal)

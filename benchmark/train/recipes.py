@@ -2,6 +2,7 @@
 comes from, so a user can see which settings are published facts and which are our choices."""
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, replace
 from ..errors import UnknownNameError
 from .sum_recipe import SUM_ALIASES, SUM_MODEL_OF, sum_recipes
@@ -15,7 +16,7 @@ MODEL_OF = dict(SUM_MODEL_OF)  # recipe family -> registry family, where a recip
 class Recipe:
     """Hyperparameters of one training recipe; ``sources`` says where each comes from."""
 
-    family: str  # "gara_sam" or "robustsam"
+    family: str  # "gara_sam", "robustsam" or "ruac"
     trainable: tuple[str, ...]  # a parameter is trained when its name contains one of these
     lr: float
     weight_decay: float
@@ -33,20 +34,36 @@ class Recipe:
     grad_clip: float = 1.0
     gumbel_tau: float = 0.5  # GaRA-SAM gates only
     paired: bool = False  # RobustSAM: each degraded image comes with its clear image
-    optimizer: str = "adam"  # "adam" or "adamw"
+    optimizer: str = "adam"  # "adam"; "adamw" (SUM; and RUAC, SAM 2's: no decay on biases and LayerNorm weights when lr_groups are set)
     layer_decay: float = 1.0  # layer-wise lr decay over the image encoder's blocks (SAM's rule)
     loss: str = "robustsam"  # "robustsam" (focal + dice + consistency) or "sum" (uncertainty-aware)
     iou_weight: float = 0.0  # SAM's IoU-head MSE
     unlabelled_fraction: float = 0.0  # share of images whose ground truth is withheld (semi-supervised)
     labelled_only: bool = False  # train on the labelled share only
     options: dict = field(default_factory=dict)  # family-specific settings (SUM: rounds, task, filters, theta)
+    frozen: tuple[str, ...] = ()  # never trained, even when a trainable part matches (RUAC: unused SAM 2 MLPs)
+    lr_groups: tuple[tuple[str, float], ...] = ()  # (name part, lr): first match wins, else lr (optim.py)
+    schedule: str = "constant"  # "cosine": each group's lr falls to final_lr_ratio of it over the run
+    final_lr_ratio: float = 0.1
+    focal_balanced: bool = False  # Lin et al.'s alpha / 1 - alpha weighting (SAM 2's training loss)
+    seg_weight: float = 1.0  # weight of the segmentation loss on the (clean) training images
+    adversarial_weight: float = 0.0  # RUAC: weight of the attacked branch (its segmentation + alignment loss)
+    alignment_weight: float = 0.0  # RUAC: lambda on the uncertainty-accuracy alignment L_cal_sym
+    alignment_l2_weight: float = 1.0  # RUAC: weight of L_cal_sym's mirror term
+    adversarial_from_epoch: int = 0  # RUAC curriculum: epochs before this train on clean images only
     sources: dict = field(default_factory=dict, compare=False)
 
     def identity(self) -> dict:
         d = asdict(self)
         d.pop("sources")
-        d["trainable"] = list(self.trainable)
-        return d
+        return json.loads(json.dumps(d))  # tuples as lists, as train.json stores them
+
+    def at_epoch(self, epoch: int) -> "Recipe":
+        """The weights in force in ``epoch`` (0-based): before ``adversarial_from_epoch`` the clean
+        segmentation loss alone, at weight 1 (RUAC's curriculum)."""
+        if epoch >= self.adversarial_from_epoch:
+            return self
+        return replace(self, seg_weight=1.0, adversarial_weight=0.0)
 
 
 ROBUSTSAM_MODULES = ("mask_decoder.custom_robust_token", "mask_decoder.robust_mlp", "mask_decoder.custom_token_block",
@@ -107,6 +124,16 @@ GARA_SAM = Recipe(
 RECIPES = {"gara_sam": GARA_SAM, "robustsam": ROBUSTSAM}
 RECIPES.update(sum_recipes(Recipe))
 LR_BY_VARIANT = {"gara_sam_vit_l": 1e-5}  # GaRA-SAM implementation details: 1e-5 for ViT-L
+FAMILY_OF: dict[str, str] = {}  # registry names whose family is not their "<family>_vit_" prefix
+
+
+def add_recipe(recipe: Recipe, names: dict[str, str]) -> None:
+    """Register ``recipe`` for ``names`` ({CLI alias or registry name: registry name})."""
+    RECIPES[recipe.family] = recipe
+    for alias, name in names.items():
+        if alias != name:
+            ALIASES[alias] = name
+        FAMILY_OF[name] = recipe.family
 
 
 def resolve_name(model_name: str) -> str:
@@ -120,14 +147,34 @@ def registry_name(name: str) -> str:
         if name.startswith(family + "_vit_"):
             return model_family + name[len(family):]
     return name
+def override_recipe(recipe: Recipe, overrides: dict) -> Recipe:
+    """``recipe`` with fields replaced by name; an unknown field or a value of another type is a UsageError."""
+    from ..errors import UsageError
+
+    fields = {k: v for k, v in asdict(recipe).items() if k not in ("family", "sources")}
+    for key, value in overrides.items():
+        if key not in fields:
+            raise UsageError(f"recipe override {key!r}: not a recipe field; valid: {', '.join(sorted(fields))}")
+        want = type(fields[key])
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if want is float else \
+            isinstance(value, want) and (want is not int or not isinstance(value, bool))
+        if not ok:
+            raise UsageError(f"recipe override {key!r}: {value!r} is not a {want.__name__}")
+    return replace(recipe, **{k: (float(v) if type(fields[k]) is float else v) for k, v in overrides.items()})
 
 
 def recipe_for(model_name: str) -> Recipe:
     """The recipe of a registry model name (``gara_sam_vit_b``, ``robustsam_vit_l``, ...)."""
     name = resolve_name(model_name)
+    if name in FAMILY_OF:
+        return RECIPES[FAMILY_OF[name]]
     for family, recipe in sorted(RECIPES.items(), key=lambda kv: -len(kv[0])):  # sum_refine before sum
         if name.startswith(family + "_vit_"):
             return replace(recipe, lr=LR_BY_VARIANT.get(name, recipe.lr))
     raise UnknownNameError(f"no training recipe for model {model_name!r}; trainable: "
                    f"{', '.join(sorted(ALIASES))} or gara_sam_vit_{{b,l}}, robustsam_vit_{{b,l,h}}, "
-                   "sum_vit_{{b,l,h}}, sum_refine_vit_{{b,l,h}}")
+                   "sum_vit_{b,l,h}, sum_refine_vit_{b,l,h}, "
+                   f"{', '.join(sorted(FAMILY_OF))}")
+
+
+from . import ruac_recipe  # noqa: E402,F401  (registers the RUAC recipe)

@@ -69,4 +69,4 @@ def recipe_loss(recipe, logits, target, tokens=None, clear_tokens=None, embeddin
 
         extra, adv, cal = adversarial_loss(recipe, adversarial)
         total = total + extra
-    return LossParts(total, focal, dice, token, embedding, adv, cal)
+    return LossParts(total, focal, dice, token, embedding, adversarial=adv, alignment=cal)

@@ -53,7 +53,9 @@ def _grid(cells: Sequence[Cell], notes: dict[str, int]) -> list[str]:
 
 
 def write_markdown(suite: Suite, status: SuiteStatus, cells: Sequence[Cell], stats: Sequence[dict],
-                   limit: Optional[int], data_lines: Sequence[str] = ()) -> str:
+                   limit: Optional[int], data_lines: Sequence[str] = (), sections: Sequence[str] = ()) -> str:
+    """The suite's markdown; ``sections`` (lines, e.g. a semantic suite's per-class IoU) go before the
+    paper's ambiguities."""
     paper = PAPERS[suite.paper]
     lines = [f"# {suite.name}: {suite.title}", "",
              f"{paper.title} ({paper.venue}), {', '.join(suite.tables) or 'no tables in the seed text'}.", "",
@@ -83,6 +85,7 @@ def write_markdown(suite: Suite, status: SuiteStatus, cells: Sequence[Cell], sta
         else:
             lines.append("Not computed: it needs two reproduced models.")
         lines.append("")
+    lines += list(sections)
     lines += ["## Ambiguities in the paper", ""] + [f"- {a}" for a in suite.ambiguities] + [""]
     return "\n".join(lines)
 

@@ -90,9 +90,13 @@ def write_markdown(suite: Suite, status: SuiteStatus, cells: Sequence[Cell], sta
     return "\n".join(lines)
 
 
-def stats_csv(stats: Sequence[dict]) -> str:
+def dict_csv(rows: Sequence[dict], columns: Sequence[str]) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, STATS_COLUMNS, lineterminator="\n")
+    w = csv.DictWriter(buf, columns, lineterminator="\n")
     w.writeheader()
-    w.writerows(stats)
+    w.writerows(rows)
     return buf.getvalue()
+
+
+def stats_csv(stats: Sequence[dict]) -> str:
+    return dict_csv(stats, STATS_COLUMNS)

@@ -14,9 +14,9 @@ from ...vocab import AP_LABELS, COLUMN_OF
 from ..reported import load_reported
 from ..reported.suites import CLASS_IOU, SourceInput, Suite, SuiteDataset
 from .provenance import cell_data, data_used, markdown_lines
-from .render import stats_csv, write_csv, write_markdown
+from .render import dict_csv, stats_csv, write_csv, write_markdown
 from .status import InputStatus, MissingInputsError, ModelSelection, get_suite, input_root, suite_status
-from .semantic import class_csv, class_markdown, class_rows, semantic_frames
+from .semantic import CLASS_COLUMNS, class_markdown, class_rows, semantic_frames
 from .tabulate import Tabulator, cells_of, select_condition, statistics
 
 BUILD_PROFILES = {"robustsam": "robustsam", "clear": "clear", "real": "clear"}  # real: the source's own conditions
@@ -162,7 +162,7 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
     sections = []
     if CLASS_IOU in s.metrics:
         rows = class_rows(s, tab, select_condition)
-        atomic_write_text(out / f"{s.name}_classes.csv", class_csv(rows))
+        atomic_write_text(out / f"{s.name}_classes.csv", dict_csv(rows, CLASS_COLUMNS))
         sections = class_markdown(rows)
     atomic_write_text(out / f"{s.name}.md", write_markdown(s, status, cells, stats, limit, markdown_lines(used),
                                                            sections))

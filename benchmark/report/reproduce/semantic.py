@@ -6,8 +6,6 @@ matrix summed over the cell's images (mmseg's definition, the one the leaderboar
 over all classes or a named subset (SYNTHIA's 16 and 13), and per-class IoU is a table, not one cell."""
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -84,14 +82,6 @@ def class_rows(suite, tab, select) -> list[dict]:
                                  "dataset": ds.dataset, "condition": condition, "images": len(sub), "class": name,
                                  "IoU": "" if np.isnan(v) else f"{100 * v:.2f}"})
     return rows
-
-
-def class_csv(rows: Sequence[dict]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, CLASS_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 def class_markdown(rows: Sequence[dict]) -> list[str]:

@@ -213,6 +213,6 @@ def create_model(spec: str, checkpoint: str | None = None, device: str = "cpu", 
     contract = KINDS[info.kind]
     if not isinstance(model, contract):
         raise TypeError(f"{spec!r} built a {type(model).__name__}, which is not a {contract.__name__}")
-    model.random_weights = checkpoint is None and bool(info.checkpoint_files or kwargs.get("random_weights"))
-    model.name = info.name + ("[random-weights]" if kwargs.get("random_weights") and checkpoint is None else "")
+    model.random_weights = checkpoint is None and bool(info.checkpoint_files)
+    model.name = info.name
     return model

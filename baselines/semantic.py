@@ -32,9 +32,10 @@ class SemanticPrediction:
 class SemanticSegmenter(ABC):
     """``classes`` names the C output channels in order (train ids 0..C-1 of the dataset it was trained on).
 
-    Factories take ``checkpoint`` (a local file), ``device`` and ``random_weights``: a learned model
-    without a checkpoint refuses to build unless ``random_weights=True`` is passed explicitly, and its
-    name then says ``[random-weights]`` so such numbers can never pass for a trained model's."""
+    Factories take ``checkpoint`` (a local file) and ``device``, as promptable ones do; without a
+    checkpoint a learned model is built on its seeded random init and marked ``random_weights`` by
+    ``registry.create_model``. The one refusal of such a model (unless ``--random-weights``) is
+    ``registry.check_model_arguments`` and the evaluators', shared with the instance track."""
 
     name: str = "unnamed"
     checkpoint_sha256: str = ""
@@ -43,17 +44,6 @@ class SemanticSegmenter(ABC):
     @abstractmethod
     def predict(self, image: np.ndarray) -> SemanticPrediction:
         """Scores for every class and pixel of a uint8 HxWx3 RGB image."""
-
-
-class MissingWeightsError(ValueError):
-    """A learned semantic model was asked for without a checkpoint and without ``random_weights=True``."""
-
-
-def require_weights(name: str, checkpoint, random_weights: bool) -> None:
-    """The rule 'never run a neural model on random weights unless explicitly asked', in one place."""
-    if checkpoint is None and not random_weights:
-        raise MissingWeightsError(f"model {name!r} needs --checkpoint FILE (a local checkpoint), or "
-                                  "--random-weights to run it untrained (results are then labelled so)")
 
 
 def validate_semantic_prediction(pred: SemanticPrediction, num_classes: int, height: int, width: int,

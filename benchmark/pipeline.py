@@ -106,8 +106,7 @@ def evaluate_models(models: Sequence[str], dataset: str | os.PathLike, protocols
     results = []
     for spec in models:
         semantic = resolve_model(spec).kind == "semantic"
-        extra = {"random_weights": True} if semantic and eval_options.get("random_weights") else {}
-        model = create_model(spec, checkpoint=checkpoint, device=device, **options, **extra)
+        model = create_model(spec, checkpoint=checkpoint, device=device, **options)
         if options:
             model.name = model_display_name(model.name, options)
         for protocol in ["semantic"] if semantic else protocols or DEFAULT_PROTOCOLS:
@@ -115,7 +114,8 @@ def evaluate_models(models: Sequence[str], dataset: str | os.PathLike, protocols
             try:
                 if semantic:  # one pass per image, no prompts: the semantic evaluator
                     r = evaluate_semantic(model, dataset, out, dataset_name=eval_options.get("dataset_name"),
-                                          shard=eval_options.get("shard", (0, 1)), progress=bar)
+                                          shard=eval_options.get("shard", (0, 1)),
+                                          random_weights=eval_options.get("random_weights", False), progress=bar)
                 else:
                     r = evaluate(model, dataset, protocol, out, checkpoint=checkpoint, device=device, progress=bar,
                                  **eval_options)

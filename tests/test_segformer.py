@@ -6,9 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines import create_model  # noqa: E402
+from baselines import ModelArgumentError, create_model  # noqa: E402
+from baselines.registry import check_model_arguments  # noqa: E402
 from baselines.checkpoints import CheckpointError  # noqa: E402
-from baselines.semantic import MissingWeightsError, validate_semantic_prediction  # noqa: E402
+from baselines.semantic import validate_semantic_prediction  # noqa: E402
 from baselines.segformer.model import build_network  # noqa: E402
 
 # (embed dims, depths, decoder embed dim) of the official mit_b* classes and configs
@@ -58,7 +59,7 @@ def test_state_dict_matches_official_names_and_shapes(size):
 
 
 def test_local_checkpoint_loads_strictly(tmp_path):
-    a = create_model("segformer-b0", config="tiny", random_weights=True)
+    a = create_model("segformer-b0", config="tiny")
     sd = {k: v + 0.01 * torch.randn_like(v.float()).to(v.dtype) if v.is_floating_point() else v
           for k, v in a.net.state_dict().items()}
     path = tmp_path / "ckpt.pth"
@@ -73,16 +74,21 @@ def test_local_checkpoint_loads_strictly(tmp_path):
         create_model("segformer-b0", config="tiny", checkpoint=str(path))
 
 
-def test_random_weights_only_when_asked():
-    with pytest.raises(MissingWeightsError, match="--random-weights"):
-        create_model("segformer-b0", config="tiny")
-    assert create_model("segformer-b0", config="tiny", random_weights=True).name == "segformer-b0[random-weights]"
+def test_random_weights_through_the_instance_tracks_mechanism():
+    """One refusal path for both tracks (``check_model_arguments``); a model built without a checkpoint is
+    marked ``random_weights`` and keeps its registry name (the label is added where results are shown)."""
+    with pytest.raises(ModelArgumentError, match="--random-weights"):
+        check_model_arguments("ecocseg-segformer-b0", options={"config": "tiny"})
+    m = create_model("segformer-b0", config="tiny")
+    assert m.random_weights and m.name == "segformer-b0"
+    with pytest.raises(ModelArgumentError, match="takes no option random_weights"):  # no model-level switch
+        create_model("segformer-b0", config="tiny", random_weights=True)
 
 
 @pytest.mark.parametrize("name", ["segformer-b0", "ecocseg-segformer-b0"])
 def test_semantic_contract(name):
     kw = {"codebook_trials": 64} if name.startswith("ecoc") else {}
-    m = create_model(name, config="tiny", random_weights=True, **kw)
+    m = create_model(name, config="tiny", **kw)
     img = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
     p = m.predict(img)
     validate_semantic_prediction(p, 19, 37, 53)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmark.cli import main
+from benchmark.jobs import read_state
 
 pytest.importorskip("torch")
 
@@ -28,11 +29,20 @@ def test_semantic_track_end_to_end(tmp_path, shared_data, capsys):
     assert _run("eval", "--dataset", ds, "--model", "segformer-b0", "--model", "ecocseg-segformer-b0",
                 "--model-option", "config=tiny", "--model-option", "codebook_trials=64", "--random-weights",
                 "--out", res) == 0
+    target = res / "cityscapes-c/segformer-b0[codebook_trials=64,config=tiny]/semantic"
+    assert read_state(target / ".robustseg/eval.json")["random_weights"] is True  # as instance results record it
+    assert read_state(target / "manifest.json")["evaluation"]["random_weights"] is True
     lb = tmp_path / "lb"
-    assert _run("leaderboard", res, "--out", lb, "--no-plots", "--no-reported") == 0
+    capsys.readouterr()
+    assert _run("leaderboard", res, "--out", lb, "--no-plots", "--no-reported") == 2
+    err = capsys.readouterr().err.strip()
+    assert "made with random weights" in err and "--allow-random-weights" in err and not lb.exists()
+    assert _run("leaderboard", res, "--out", lb, "--no-plots", "--no-reported", "--allow-random-weights") == 0
     rows = list(csv.DictReader((lb / "semantic.csv").open()))
     assert {r["condition"] for r in rows} == {"clear", "gauss_noise", "elastic_transform"}
-    assert all("[random-weights]" in r["model"] and r["track"] == "semantic" for r in rows)
+    assert {r["model"] for r in rows} == {"segformer-b0[codebook_trials=64,config=tiny] (random weights)",
+                                          "ecocseg-segformer-b0[codebook_trials=64,config=tiny] (random weights)"}
+    assert all(r["track"] == "semantic" for r in rows)
     assert all(0 <= float(r["mIoU"]) <= 100 and r["instances"] == "1" for r in rows)
     assert "## cityscapes-c" in (lb / "semantic.md").read_text()
     capsys.readouterr()
@@ -61,7 +71,7 @@ def test_gta5_fixture_builds_and_evaluates(tmp_path):
                 tmp_path / "ds") == 0
     assert _run("eval", "--dataset", tmp_path / "ds", "--model", "segformer-b0", "--model-option", "config=tiny",
                 "--random-weights", "--out", tmp_path / "res") == 0
-    assert list((tmp_path / "res/ds").iterdir())[0].name == "segformer-b0[random-weights][config=tiny]"
+    assert list((tmp_path / "res/ds").iterdir())[0].name == "segformer-b0[config=tiny]"
 
 
 def test_train_ecocseg_then_evaluate_the_trained_weights(tmp_path, shared_data):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.eval.confusion import class_accuracy, class_iou, confusion_matrix, semantic_scores
+from benchmark.eval.confusion import class_accuracy, class_iou, confusion_matrix, semantic_scores, subset_miou
 from benchmark.report.semantic import semantic_cells, semantic_tests
 
 
@@ -92,3 +92,13 @@ def test_cells_sum_confusions_over_images_and_tests_pair_images():
     assert cells["good"].values["mIoU"] > cells["bad"].values["mIoU"]
     (t,) = semantic_tests(df)
     assert t.test.n == 12 and t.test.pvalue < 0.01 and t.model_a == "bad"
+
+
+def test_subset_miou_takes_the_named_classes_ious_from_the_full_matrix():
+    """Worked by hand: rows ground truth. IoU_a = 2/(3+3-2) = 0.5, IoU_b = 3/(3+4-3) = 0.75, IoU_c = 0/1 = 0;
+    the SYNTHIA-style mean over (a, b) is 0.625: the c pixel predicted as a still costs a (a false positive)."""
+    cm = np.array([[2, 1, 0], [0, 3, 0], [1, 0, 0]])
+    assert subset_miou(cm, ["a", "b", "c"], ("a", "b")) == pytest.approx(0.625)
+    assert subset_miou(cm, ["a", "b", "c"], ("a", "b", "c")) == pytest.approx(1.25 / 3)
+    with pytest.raises(ValueError, match=r"\['d'\] are not among"):
+        subset_miou(cm, ["a", "b", "c"], ("a", "d"))

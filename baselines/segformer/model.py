@@ -13,7 +13,7 @@ import numpy as np
 from ..checkpoints import load_checkpoint
 from ..contract import resolve_device
 from ..registry import register_model
-from ..semantic import SemanticPrediction, SemanticSegmenter, require_weights
+from ..semantic import SemanticPrediction, SemanticSegmenter
 from .configs import CONFIGS, PIXEL_MEAN, PIXEL_STD
 
 #: Cityscapes' 19 evaluation classes in train-id order (cityscapesScripts ``labels.py``); the evaluator
@@ -45,11 +45,10 @@ def build_network(config: str, num_classes: int, head: str = "softmax", bits: in
 
 class SegFormerSegmenter(SemanticSegmenter):
     def __init__(self, config: str = "b0", checkpoint: Optional[str] = None, device: str = "cpu",
-                 random_weights: bool = False, head: str = "softmax", bits: int = 40, codebook_seed: int = 0,
+                 head: str = "softmax", bits: int = 40, codebook_seed: int = 0,
                  codebook_trials: Optional[int] = None, classes: tuple[str, ...] = CITYSCAPES_CLASSES):
         import torch
 
-        require_weights(f"segformer-{config}", checkpoint, random_weights)
         self.classes, self.head = tuple(classes), head
         self.device = torch.device(resolve_device(device))
         torch.manual_seed(0)  # random-init runs are reproducible
@@ -80,25 +79,31 @@ class SegFormerSegmenter(SemanticSegmenter):
         return SemanticPrediction(scores.float().cpu().numpy(), unc.float().cpu().numpy())
 
 
+def _factory(size: str, head: str):
+    """A registry factory with the size and head fixed and every other keyword spelled out, so the registry
+    refuses an option it does not take by name (``check_model_arguments``) instead of a TypeError."""
+    def build(config: str = size, checkpoint: Optional[str] = None, device: str = "cpu", bits: int = 40,
+              codebook_seed: int = 0, codebook_trials: Optional[int] = None,
+              classes: tuple[str, ...] = CITYSCAPES_CLASSES) -> SegFormerSegmenter:
+        return SegFormerSegmenter(config, checkpoint, device, head, bits, codebook_seed, codebook_trials, classes)
+
+    return build
+
+
 def _register(config: str) -> None:
     size = config.upper()
     verified = ("parameter names and shapes checked against a key list derived from the official "
                 "mix_transformer.py / SegFormerHead definitions (tests/test_segformer.py); no released "
                 "checkpoint file was available here to load")
-
-    @register_model(f"segformer-{config}", kind="semantic", checkpoint_files=(f"segformer.{config}.*.city.160k.pth",),
-                    description=f"SegFormer MiT-{size}, softmax head (NVlabs/SegFormer names)",
-                    test_kwargs={"config": "tiny", "random_weights": True}, verified=verified)
-    def _softmax(**kw):
-        return SegFormerSegmenter(**({"config": config} | kw))
-
-    @register_model(f"ecocseg-segformer-{config}", kind="semantic", public_weights=False,
-                    checkpoint_files=("weights.safetensors of robustseg train ecocseg",),
-                    description=f"SegFormer MiT-{size} with an ECOC head (K=40 code bits, ECOCSeg decoding)",
-                    test_kwargs={"config": "tiny", "random_weights": True, "codebook_trials": 64},
-                    verified="codebook construction, decoding and bit mining tested; see docs/semantic.md")
-    def _ecoc(**kw):
-        return SegFormerSegmenter(**({"config": config, "head": "ecoc"} | kw))
+    register_model(f"segformer-{config}", kind="semantic", checkpoint_files=(f"segformer.{config}.*.city.160k.pth",),
+                   description=f"SegFormer MiT-{size}, softmax head (NVlabs/SegFormer names)",
+                   test_kwargs={"config": "tiny"}, verified=verified)(_factory(config, "softmax"))
+    register_model(f"ecocseg-segformer-{config}", kind="semantic", public_weights=False,
+                   checkpoint_files=("weights.safetensors of robustseg train ecocseg",),
+                   description=f"SegFormer MiT-{size} with an ECOC head (K=40 code bits, ECOCSeg decoding)",
+                   test_kwargs={"config": "tiny", "codebook_trials": 64},
+                   verified="codebook construction, decoding and bit mining tested; see docs/semantic.md")(
+        _factory(config, "ecoc"))
 
 
 for _c in ("b0", "b1", "b2", "b3", "b4", "b5"):

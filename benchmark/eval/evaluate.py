@@ -117,6 +117,20 @@ def _shard_rows(model: PromptableSegmenter, table: pa.Table, spec: ProtocolSpec,
     return rows, skipped
 
 
+def model_for_eval(model, checkpoint: Optional[str], device: str, random_weights: bool) -> tuple[object, bool]:
+    """The model to evaluate (built from a registry name, or as given) and whether it runs on random init.
+    Both evaluators (instance and semantic) go through here, so one rule refuses a learned model without
+    a checkpoint unless ``random_weights`` and one identity field (``random_weights``) records it."""
+    if isinstance(model, str):
+        check_model_arguments(model, checkpoint, random_weights=random_weights)
+        model = create_model(model, checkpoint=checkpoint, device=device)
+    on_random_init = bool(getattr(model, "random_weights", False))
+    if on_random_init and not random_weights:
+        raise ModelArgumentError(f"model {model.name!r} has random weights (no checkpoint loaded); pass "
+                                 "random_weights=True (--random-weights) to evaluate it anyway, labelled")
+    return model, on_random_init
+
+
 def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, protocol: str,
              out: str | os.PathLike, *, checkpoint: Optional[str] = None, device: str = "cpu",
              dataset_name: Optional[str] = None, splits: Optional[list[str]] = None,
@@ -157,13 +171,7 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     if manifest.get("task") == "semantic":
         raise UsageError(f"{dataset_dir} is a semantic dataset (label maps, no instances): evaluate a semantic "
                          "model on it (`robustseg models` lists them, e.g. segformer-b0)")
-    if isinstance(model, str):
-        check_model_arguments(model, checkpoint, random_weights=random_weights)
-        model = create_model(model, checkpoint=checkpoint, device=device)
-    on_random_init = bool(getattr(model, "random_weights", False))
-    if on_random_init and not random_weights:
-        raise ModelArgumentError(f"model {model.name!r} has random weights (no checkpoint loaded); pass "
-                                 "random_weights=True (--random-weights) to evaluate it anyway, labelled")
+    model, on_random_init = model_for_eval(model, checkpoint, device, random_weights)
     name = check_name(dataset_name or dataset_dir.resolve().name,
                       "dataset name (--dataset-name, default: the folder name)")
     ckpt_sha = getattr(model, "checkpoint_sha256", "") or ""

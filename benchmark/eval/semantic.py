@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from baselines import ModelOutputError, create_model
+from baselines import ModelOutputError
 from baselines.semantic import SemanticSegmenter, validate_semantic_prediction
 
 from ..data.schema import decode_image
@@ -19,7 +19,7 @@ from ..data.semantic import decode_label
 from ..jobs import (STATE_DIR, JobConflictError, atomic_write_json, check_identity, folder_lock, load_manifest,
                     remove_stale_temps, sha256_file, write_parquet_atomic)
 from .confusion import confusion_matrix, semantic_scores
-from .evaluate import EvalResult, _marker, _out_rel, _verified, _write_results_manifest
+from .evaluate import EvalResult, _marker, _out_rel, _verified, _write_results_manifest, model_for_eval
 from .records import SEMANTIC_RESULT_SCHEMA
 from ..errors import BadInputError
 
@@ -64,15 +64,15 @@ def image_row(model: SemanticSegmenter, r: dict, num_classes: int, where: str) -
 
 def evaluate_semantic(model: str | SemanticSegmenter, dataset_dir: str | os.PathLike, out: str | os.PathLike, *,
                       checkpoint: Optional[str] = None, device: str = "cpu", dataset_name: Optional[str] = None,
-                      shard: tuple[int, int] = (0, 1),
+                      shard: tuple[int, int] = (0, 1), random_weights: bool = False,
                       progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
     """Evaluate a semantic model on a semantic build; results in ``out/<dataset>/<model>/semantic/``.
-    The model's class list must equal the dataset's (same names, same order)."""
+    The model's class list must equal the dataset's (same names, same order). A learned model without a
+    checkpoint is refused unless ``random_weights``, and its identity then records it, as for instances."""
     dataset_dir = Path(dataset_dir)
     manifest = load_manifest(dataset_dir)
     classes = dataset_classes(manifest, str(dataset_dir / "manifest.json"))
-    if isinstance(model, str):
-        model = create_model(model, checkpoint=checkpoint, device=device)
+    model, on_random_init = model_for_eval(model, checkpoint, device, random_weights)
     if not isinstance(model, SemanticSegmenter):
         raise BadInputError(f"model {model.name!r} is promptable, not semantic: evaluate it with a prompt protocol "
                          "on an instance dataset")
@@ -84,6 +84,8 @@ def evaluate_semantic(model: str | SemanticSegmenter, dataset_dir: str | os.Path
     target = Path(out) / name / model.name / SEMANTIC_PROTOCOL
     identity = {"task": "semantic", "model": model.name, "checkpoint_sha256": ckpt, "protocol": SEMANTIC_PROTOCOL,
                 "dataset": name, "dataset_build": manifest["build"], "classes": classes}
+    if on_random_init:  # as the instance evaluator: absent for trained and weight-free models
+        identity["random_weights"] = True
     files = sorted(manifest["files"])
     i, n = shard
     mine = [f for k, f in enumerate(files) if k % n == i]

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Optional
 
 from . import DATA_DIR, ReportedDataError, ReportedRow
-from .vocab import CONDITIONS, DATASETS, METRICS, PAPERS, PROTOCOL_RE
+from .vocab import CONDITIONS, DATASETS, METRICS, PAPERS, PROTOCOL_RE, SEMANTIC_METRICS
 
 PROFILES = ("robustsam", "clear", "real")  # real: conditions come from the source itself
 MATCHES = ("exact", "approximate", "none")
+CLASS_IOU = "class IoU"  # the per-class metric of semantic suites
+TASKS = ("instance", "semantic")  # semantic suites: one protocol, "semantic" (no prompts), semantic metrics
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,14 @@ class Suite:
     statistics: str = ""
     matches: tuple[ProtocolMatch, ...] = ()  # one per protocol, same order
     aggregate_members: dict = field(default_factory=dict)  # aggregate dataset -> its member datasets
+    task: str = "instance"
+    training: tuple[SourceInput, ...] = ()  # data a checkpoint of this suite is trained on (listed, not required)
+    training_note: str = ""  # how to train one (e.g. the `robustseg train ecocseg` commands)
+
+    @property
+    def scalar_metrics(self) -> tuple[str, ...]:
+        """The metrics printed as one number per cell (per-class IoU is a table of its own)."""
+        return tuple(m for m in self.metrics if m != CLASS_IOU)
 
     def match(self, protocol: str) -> ProtocolMatch:
         return next(m for m in self.matches if m.paper_protocol == protocol)
@@ -117,7 +127,11 @@ def _suite(d: dict, where: str, catalog: Optional[dict] = None) -> Suite:
                         for x in d["models"]),
                   tuple(d["ambiguities"]), d.get("statistics", ""),
                   tuple(_match(p, paper_map[p]) for p in d["protocols"] if p in paper_map),
-                  {a: tuple(aggregates[a]) for a in d.get("aggregates", ()) if a in aggregates})
+                  {a: tuple(aggregates[a]) for a in d.get("aggregates", ()) if a in aggregates},
+                  d.get("task", "instance"),
+                  tuple(_input(src, sources, d["training"].get("inputs", {})) for src in d["training"]["inputs"]
+                        if "sources" in catalog) if "training" in d else (),
+                  d.get("training", {}).get("note", ""))
     except KeyError as e:
         hint = ' (each source needs a root in "sources" or in its dataset\'s "inputs")' if e.args == ("root",) else ""
         raise bad(f"missing field {e}{hint}") from None
@@ -133,7 +147,14 @@ def _suite(d: dict, where: str, catalog: Optional[dict] = None) -> Suite:
         unknown = [v for v in values if v not in known]
         if unknown:
             raise bad(f"unknown {name}(s) {unknown}")
-    unknown = [p for p in s.protocols if not PROTOCOL_RE.match(p)]
+    if s.task not in TASKS:
+        raise bad(f"unknown task {s.task!r}; valid: {', '.join(TASKS)}")
+    semantic = s.task == "semantic"
+    if semantic and (s.protocols != ("semantic",) or not set(s.metrics) <= set(SEMANTIC_METRICS)):
+        raise bad(f"a semantic suite has the one protocol 'semantic' and metrics among {', '.join(SEMANTIC_METRICS)}")
+    if not semantic and set(s.metrics) & set(SEMANTIC_METRICS):
+        raise bad(f"metric(s) {sorted(set(s.metrics) & set(SEMANTIC_METRICS))} are for semantic suites only")
+    unknown = [p for p in s.protocols if not semantic and not PROTOCOL_RE.match(p)]
     if unknown:
         raise bad(f"protocol(s) {unknown} do not match <point|box|boundary_point>[@rounds][/single]")
     if "protocol_map" in catalog:

@@ -20,6 +20,8 @@ PAPERS: dict[str, Paper] = {p.key: p for p in (
           "000_4769c8654520d9bd.txt"),
     Paper("robustsam", "RobustSAM: Segment Anything Robustly on Degraded Images", "CVPR 2024",
           "001_bad7de8a745e0582.txt"),
+    Paper("ecocseg", "Towards Robust Pseudo-Label Learning in Semantic Segmentation: An Encoding Perspective",
+          "NeurIPS 2025", "002_f052f799636b04fb.txt"),
     Paper("ruac", "Segment Anything with Robust Uncertainty-Accuracy Correlation", "preprint",
           "003_7e0065a301988cd4.txt"),
     Paper("sum", "Uncertainty-aware Fine-tuning of Segmentation Foundation Models", "NeurIPS 2024",
@@ -45,7 +47,13 @@ METRICS = {
     "AUROC": "area under ROC of pixel error detection from uncertainty",
     "AURC": "area under the risk-coverage curve",
     "PAvPU": "patch accuracy versus patch uncertainty",
+    # semantic suites: from the confusion matrix summed over a cell's images (mmseg's definitions)
+    "mIoU19": "semantic mIoU over the 19 Cityscapes classes",
+    "mIoU16": "semantic mIoU over SYNTHIA's 16 classes (the Cityscapes 19 without terrain, truck, train)",
+    "mIoU13": "semantic mIoU over 13 classes (SYNTHIA's 16 without wall, fence, pole; DAFormer's mIoU*)",
+    "class IoU": "semantic IoU of every class (a table per suite, not one number)",
 }
+SEMANTIC_METRICS = ("mIoU19", "mIoU16", "mIoU13", "class IoU")
 UNITS = {"fraction": 1.0, "percent": 100.0}  # printed value / UNITS[unit] = fraction
 
 # Datasets as printed, lower-cased; "a+b" is one number pooled over several datasets.

@@ -53,7 +53,9 @@ def _grid(cells: Sequence[Cell], notes: dict[str, int]) -> list[str]:
 
 
 def write_markdown(suite: Suite, status: SuiteStatus, cells: Sequence[Cell], stats: Sequence[dict],
-                   limit: Optional[int], data_lines: Sequence[str] = ()) -> str:
+                   limit: Optional[int], data_lines: Sequence[str] = (), sections: Sequence[str] = ()) -> str:
+    """The suite's markdown; ``sections`` (lines, e.g. a semantic suite's per-class IoU) go before the
+    paper's ambiguities."""
     paper = PAPERS[suite.paper]
     lines = [f"# {suite.name}: {suite.title}", "",
              f"{paper.title} ({paper.venue}), {', '.join(suite.tables) or 'no tables in the seed text'}.", "",
@@ -83,13 +85,18 @@ def write_markdown(suite: Suite, status: SuiteStatus, cells: Sequence[Cell], sta
         else:
             lines.append("Not computed: it needs two reproduced models.")
         lines.append("")
+    lines += list(sections)
     lines += ["## Ambiguities in the paper", ""] + [f"- {a}" for a in suite.ambiguities] + [""]
     return "\n".join(lines)
 
 
-def stats_csv(stats: Sequence[dict]) -> str:
+def dict_csv(rows: Sequence[dict], columns: Sequence[str]) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, STATS_COLUMNS, lineterminator="\n")
+    w = csv.DictWriter(buf, columns, lineterminator="\n")
     w.writeheader()
-    w.writerows(stats)
+    w.writerows(rows)
     return buf.getvalue()
+
+
+def stats_csv(stats: Sequence[dict]) -> str:
+    return dict_csv(stats, STATS_COLUMNS)

@@ -12,14 +12,17 @@ from typing import Callable, Mapping, Optional, Sequence
 from ...jobs import atomic_write_text
 from ...vocab import AP_LABELS, COLUMN_OF
 from ..reported import load_reported
-from ..reported.suites import SourceInput, Suite, SuiteDataset
+from ..reported.suites import CLASS_IOU, SourceInput, Suite, SuiteDataset
 from .provenance import cell_data, data_used, markdown_lines
-from .render import stats_csv, write_csv, write_markdown
+from .render import dict_csv, stats_csv, write_csv, write_markdown
 from .status import InputStatus, MissingInputsError, ModelSelection, get_suite, input_root, suite_status
-from .tabulate import Tabulator, cells_of, statistics
+from .semantic import CLASS_COLUMNS, class_markdown, class_rows, semantic_frames
+from .tabulate import Tabulator, cells_of, select_condition, statistics
 
 BUILD_PROFILES = {"robustsam": "robustsam", "clear": "clear", "real": "clear"}  # real: the source's own conditions
 Progress = Optional[Callable[[str], None]]
+#: semantic sources are PNG photos scored per pixel: stored losslessly, so the model sees the published pixels
+IMAGE_FORMAT = {"instance": "jpeg", "semantic": "png"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ def _builds(suite: Suite, ready: set[str], override: Mapping[str, SuiteDataset],
             if root is not None:
                 options["root"] = str(root.resolve())
             cfg = BuildConfig(source=inp.source, source_options=options, profile=BUILD_PROFILES[ds.profile],
-                              seed=seed, limit=limit)
+                              seed=seed, limit=limit, image_format=IMAGE_FORMAT[suite.task])
             digest = hashlib.sha256(json.dumps(cfg.identity(), sort_keys=True).encode()).hexdigest()[:8]
             out.append(Build(ds.dataset, inp.source, f"{inp.source}-{cfg.profile}-{digest}", cfg))
     return out
@@ -112,7 +115,7 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
               random_weights: bool = False, progress: Progress = None) -> Path:
     """Rerun ``suite``: build what is missing under ``out/datasets``, evaluate into ``out/results``, and
     write ``out/<suite>.csv`` and ``.md`` (plus ``<suite>_stats.csv`` for suites with a statistical
-    test). Returns the CSV path.
+    test, and ``<suite>_classes.csv``, per-class IoU, for semantic suites). Returns the CSV path.
 
     ``checkpoints``: robustseg model name -> checkpoint file; None as the path means random init, allowed
     only with ``random_weights`` (which also gives every model without a checkpoint random init; tests).
@@ -139,9 +142,15 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
     protocols = sorted({m.protocol for m in s.matches if m.protocol})
     runnable = [i for i in status.inputs if i.kind == "model" and i.state == "present"]
     need_masks = any(k in AP_LABELS for k in s.metrics)
-    frames = _results(runnable, builds, protocols, out, device, dict(model_kwargs or {}), need_masks, progress,
-                      random_weights)
-    cells = cells_of(s, Tabulator(s, status, builds, frames), s.reported(load_reported()))
+    classes = {}
+    if s.task == "semantic":
+        frames, classes = semantic_frames(runnable, builds, out, device, dict(model_kwargs or {}), progress,
+                                          random_weights)
+    else:
+        frames = _results(runnable, builds, protocols, out, device, dict(model_kwargs or {}), need_masks, progress,
+                          random_weights)
+    tab = Tabulator(s, status, builds, frames, classes)
+    cells = cells_of(s, tab, s.reported(load_reported()))
     used = data_used(s, builds, override, out / "datasets")
     for c in cells:
         if c.reproduced is not None:
@@ -150,7 +159,13 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
     stats = statistics(s, cells) if s.statistics else []
     path = out / f"{s.name}.csv"
     atomic_write_text(path, write_csv(cells))
-    atomic_write_text(out / f"{s.name}.md", write_markdown(s, status, cells, stats, limit, markdown_lines(used)))
+    sections = []
+    if CLASS_IOU in s.metrics:
+        rows = class_rows(s, tab, select_condition)
+        atomic_write_text(out / f"{s.name}_classes.csv", dict_csv(rows, CLASS_COLUMNS))
+        sections = class_markdown(rows)
+    atomic_write_text(out / f"{s.name}.md", write_markdown(s, status, cells, stats, limit, markdown_lines(used),
+                                                           sections))
     if s.statistics:
         atomic_write_text(out / f"{s.name}_stats.csv", stats_csv(stats))
     return path

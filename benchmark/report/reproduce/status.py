@@ -20,12 +20,13 @@ class MissingInputsError(UserError, FileNotFoundError):
 
 @dataclass(frozen=True)
 class InputStatus:
-    kind: str  # "dataset" or "model"
-    name: str  # suite dataset key or the paper's model name
-    state: str  # present | missing | unavailable (robustseg cannot provide it) | skipped (not selected)
+    kind: str  # "dataset", "model", or "train" (data a checkpoint is trained on: listed, never required)
+    name: str  # suite dataset key, the paper's model name, or a training source
+    state: str  # present | missing | unavailable (robustseg cannot provide it) | skipped (not selected) | absent (train)
     detail: str
     registry: Optional[str] = None  # models: the robustseg model that runs for it
     checkpoint: Optional[str] = None
+    random_weights: bool = False  # models: runs on random init (no checkpoint), so its numbers are labelled
 
 
 @dataclass(frozen=True)
@@ -63,31 +64,49 @@ def input_root(inp: SourceInput, data_root: Optional[Path]) -> Optional[Path]:
     return root if root.is_absolute() or data_root is None else data_root / root
 
 
+def _input_problem(inp: SourceInput, data_root: Optional[Path]) -> Optional[str]:
+    """Why one source's files are not where the suite expects them (with where to download them), or None."""
+    root = input_root(inp, data_root)
+    if root is None:
+        return None
+    if data_root is None and not Path(inp.root).is_absolute():
+        problem = f"{inp.source}: needs --data-root (expects <data-root>/{inp.root})"
+    elif not root.is_dir():
+        problem = f"{inp.source}: folder {root} not found"
+    else:
+        absent = [r for r in inp.requires if not any((root / a).exists() for a in r.split("|"))]
+        if not absent:
+            return None
+        problem = f"{inp.source}: {root} lacks {', '.join(a.replace('|', ' or ') for a in absent)}"
+    if inp.download:
+        where = root if data_root is not None else Path("<data-root>") / inp.root
+        problem += " (download " + "; ".join(f"{u} to {where / d}" for u, d in
+                                             (x.split(" -> ", 1) for x in inp.download)) + ")"
+    return problem
+
+
+def _where(inp: SourceInput, data_root: Optional[Path]) -> str:
+    root = input_root(inp, data_root)
+    return inp.source if root is None else f"{inp.source} at {root}"
+
+
 def _dataset_status(ds: SuiteDataset, data_root: Optional[Path]) -> InputStatus:
     if not ds.inputs:
         return InputStatus("dataset", ds.dataset, "unavailable", "no robustseg reader for it")
-    problems, where = [], []
-    for inp in ds.inputs:
-        root = input_root(inp, data_root)
-        if root is None:
-            where.append(inp.source)
-            continue
-        where.append(f"{inp.source} at {root}")
-        if data_root is None and not Path(inp.root).is_absolute():
-            problems.append(f"{inp.source}: needs --data-root (expects <data-root>/{inp.root})")
-        elif not root.is_dir():
-            problems.append(f"{inp.source}: folder {root} not found")
-        else:
-            absent = [r for r in inp.requires if not any((root / a).exists() for a in r.split("|"))]
-            if absent:
-                problems.append(f"{inp.source}: {root} lacks {', '.join(a.replace('|', ' or ') for a in absent)}")
-        if problems and problems[-1].startswith(f"{inp.source}:") and inp.download:
-            where = root if root is not None and data_root is not None else Path("<data-root>") / inp.root
-            problems[-1] += " (download " + "; ".join(f"{u} to {where / d}" for u, d in
-                                                      (x.split(" -> ", 1) for x in inp.download)) + ")"
+    problems = [p for p in (_input_problem(i, data_root) for i in ds.inputs) if p]
     if problems:
         return InputStatus("dataset", ds.dataset, "missing", "; ".join(problems))
-    return InputStatus("dataset", ds.dataset, "present", ", ".join(where))
+    return InputStatus("dataset", ds.dataset, "present", ", ".join(_where(i, data_root) for i in ds.inputs))
+
+
+def _training_status(inp: SourceInput, data_root: Optional[Path]) -> InputStatus:
+    """A source a suite's checkpoint is trained on: only listed (a supplied checkpoint needs no training data)."""
+    options = "".join(f" {k}={v}" for k, v in inp.options.items())
+    problem = _input_problem(inp, data_root)
+    if problem:
+        return InputStatus("train", inp.source + options, "absent",
+                           f"needed only to train a checkpoint here; {problem.split(': ', 1)[1]}")
+    return InputStatus("train", inp.source + options, "present", _where(inp, data_root))
 
 
 def _selection(suite: Suite, models: ModelSelection) -> Optional[dict[str, Optional[str]]]:
@@ -115,7 +134,8 @@ def _model_status(m: SuiteModel, substitute: Optional[str], checkpoints: Mapping
         if name in checkpoints:
             path = checkpoints[name]
             if path is None:
-                return InputStatus("model", m.name, "present", f"{name} (random init: not the paper's model)", name)
+                return InputStatus("model", m.name, "present", f"{name} (random init: not the paper's model)", name,
+                                   random_weights=True)
             absent = [p for p in split_checkpoint(name, info.checkpoint_files, path) if not Path(p).is_file()]
             if absent:
                 return InputStatus("model", m.name, "missing", f"{name}: checkpoint file {', '.join(absent)} not found",
@@ -124,6 +144,8 @@ def _model_status(m: SuiteModel, substitute: Optional[str], checkpoints: Mapping
     need = " or ".join(f"--checkpoint {c}={_placeholder(c, CHECKPOINT_SEPARATOR)}" for c in candidates)
     if substitute or m.weights == "public":
         return InputStatus("model", m.name, "missing", f"needs {need}")
+    if m.weights == "train":  # no released weights robustseg reads; the suite says how to train them
+        return InputStatus("model", m.name, "missing", f"needs a checkpoint: {m.note}")
     return InputStatus("model", m.name, "unavailable", f"weights {m.weights}; to run your own: {need}")
 
 
@@ -157,6 +179,7 @@ def suite_status(suite: Suite, data_root: Optional[str | os.PathLike], checkpoin
             inputs.append(InputStatus("model", m.name, "skipped", "not selected"))
         else:
             inputs.append(_model_status(m, (chosen or {}).get(m.name), checkpoints))
+    inputs += [_training_status(inp, root) for inp in suite.training]
     return SuiteStatus(suite.name, suite.paper, suite.tables, tuple(inputs))
 
 
@@ -179,7 +202,7 @@ def cell_counts(suite: Suite, status: SuiteStatus) -> tuple[int, int]:
     keys = [(r.model, r.dataset, r.protocol) for r in rows] or [
         (m.name, d, p) for m, d, _, p, _ in itertools.product(
             suite.models, [d.dataset for d in suite.datasets] + list(suite.aggregates), suite.conditions,
-            suite.protocols, suite.metrics)]
+            suite.protocols, suite.scalar_metrics)]
     runnable = sum(1 for m, d, p in keys if ("model", m) in ok and readable(d) and suite.match(p).protocol)
     return runnable, len(keys)
 
@@ -195,8 +218,10 @@ def format_status(statuses: Sequence[SuiteStatus]) -> str:
         runnable, total = cell_counts(s, st)
         lines += [f"{st.suite}  [{state}]", f"  {PAPERS[st.paper].title} ({PAPERS[st.paper].venue}): {tables}",
                   f"  {s.title}", f"  cells   {runnable} of {total} runnable given the named data and checkpoints"]
-        for kind in ("dataset", "model"):
+        for kind in ("dataset", "model", "train"):
             for i in (i for i in st.inputs if i.kind == kind):
                 lines.append(f"  {kind:7s} {i.state:11s} {i.name}: {i.detail}")
+        if s.training_note:
+            lines.append(f"  to train: {s.training_note}")
         lines.append("")
     return "\n".join(lines)

@@ -12,6 +12,8 @@ from ...vocab import AP_LABELS, COLUMN_OF, SYNTHETIC_CONDITIONS
 from ..aggregate import frame_ap
 from ..reported import ReportedRow
 from ..reported.suites import Suite
+from ..results import RANDOM_WEIGHTS_LABEL
+from .semantic import semantic_metric
 from .status import SuiteStatus
 
 NOT_ADVERSE = ("clear", "undefined", "reference")  # conditions a pooled "real" leaves out
@@ -37,7 +39,7 @@ class Cell:
     printed: str
     reported: Optional[float]  # percent (NoC: clicks)
     reproduced: Optional[float]
-    instances: int
+    instances: int  # instances scored (semantic suites: images)
     note: str
     data: str = ""  # which data the reproduced number used: source:split images/instances sha256 (see provenance)
 
@@ -54,7 +56,7 @@ def _condition_parts(condition: str) -> set[str]:
     return parts | {CONDITION_ALIASES.get(p, p) for p in rest.split("_") if p}
 
 
-def _select(df, condition: str):
+def select_condition(df, condition: str):
     """Rows of one condition; ``degraded`` pools the 15 Robust-Seg degradations, ``real`` every
     adverse condition of a source (BDD100K ``undefined`` and ACDC references left out)."""
     conds = df["condition"]
@@ -89,12 +91,18 @@ def _metric(df, metric: str) -> tuple[Optional[float], str]:
 class Tabulator:
     """Computes reproduced numbers for (paper model, dataset, condition, protocol, metric)."""
 
-    def __init__(self, suite: Suite, status: SuiteStatus, builds: Sequence, frames: dict):
-        self.suite, self.frames = suite, frames
+    def __init__(self, suite: Suite, status: SuiteStatus, builds: Sequence, frames: dict,
+                 classes: Optional[dict] = None):
+        self.suite, self.frames, self.classes = suite, frames, dict(classes or {})  # classes: semantic builds'
         self.inputs = {(i.kind, i.name): i for i in status.inputs}
         self.builds = {}
         for b in builds:
             self.builds.setdefault(b.dataset, []).append(b.name)
+
+    def our_model(self, model: str) -> str:
+        """The robustseg model that stood for ``model``, labelled as leaderboards label random-weight results."""
+        st = self.inputs[("model", model)]
+        return (st.registry or "") + (RANDOM_WEIGHTS_LABEL if st.random_weights else "")
 
     def value(self, model: str, dataset: str, condition: str, protocol: str, metric: str
               ) -> tuple[Optional[float], int, str]:
@@ -119,7 +127,13 @@ class Tabulator:
 
         df = pd.concat([self.frames[(st.registry, b, match.protocol)] for b in self.builds[dataset]],
                        ignore_index=True)
-        df = _select(df[df["round"] == match.round], condition)
+        if self.suite.task == "semantic":  # one row per image, no rounds; numbers from the summed matrix
+            df = select_condition(df, condition)
+            if df.empty:
+                return None, 0, f"no images with condition {condition!r}"
+            v, why = semantic_metric(df, self.classes[self.builds[dataset][0]], metric)
+            return v, len(df), why
+        df = select_condition(df[df["round"] == match.round], condition)
         if df.empty:
             return None, 0, f"no instances with condition {condition!r}"
         v, why = _metric(df, metric)
@@ -137,10 +151,9 @@ class Tabulator:
 def cells_of(suite: Suite, tab: Tabulator, reported: Sequence[ReportedRow]) -> list[Cell]:
     def cell(table, model, dataset, condition, protocol, metric, printed, rep):
         m = suite.match(protocol)
-        our = tab.inputs[("model", model)]
         v, n, why = tab.value(model, dataset, condition, protocol, metric)
         note = why or ("" if m.match == "exact" else f"{m.match} protocol: {m.note}")
-        return Cell(suite.name, suite.paper, table, model, our.registry or "", dataset, condition, protocol,
+        return Cell(suite.name, suite.paper, table, model, tab.our_model(model), dataset, condition, protocol,
                     m.protocol or "", m.round, m.match, metric, printed, rep, v, n, note)
 
     if reported:
@@ -149,7 +162,7 @@ def cells_of(suite: Suite, tab: Tabulator, reported: Sequence[ReportedRow]) -> l
     datasets = [d.dataset for d in suite.datasets] + list(suite.aggregates)
     return [cell("", m.name, d, c, p, k, "", None)
             for m, d, c, p, k in itertools.product(suite.models, datasets, suite.conditions, suite.protocols,
-                                                    suite.metrics)]
+                                                    suite.scalar_metrics)]
 
 
 def statistics(suite: Suite, cells: Sequence[Cell]) -> list[dict]:
@@ -158,7 +171,7 @@ def statistics(suite: Suite, cells: Sequence[Cell]) -> list[dict]:
 
     rows = []
     plain = [c for c in cells if c.reproduced is not None and c.dataset not in suite.aggregate_members]
-    for metric, protocol, condition in itertools.product(suite.metrics, suite.protocols, suite.conditions):
+    for metric, protocol, condition in itertools.product(suite.scalar_metrics, suite.protocols, suite.conditions):
         per_model: dict[str, dict[str, float]] = {}
         for c in plain:
             if (c.metric, c.protocol, c.condition) == (metric, protocol, condition):

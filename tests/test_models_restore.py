@@ -234,7 +234,7 @@ def test_robustsam_table_rows_reproduce(tmp_path):
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["model"] in ("AirNet+SAM", "URIE+SAM")]
     assert len(rows) == 12 and all(r["reproduced"] for r in rows)
-    assert {r["our_model"] for r in rows} == {"airnet_sam_vit_b", "urie_sam_vit_b"}
+    assert {r["our_model"] for r in rows} == {"airnet_sam_vit_b (random weights)", "urie_sam_vit_b (random weights)"}
     assert {r["reported"] for r in rows if r["model"] == "URIE+SAM" and r["condition"] == "clear"} == {"74.06", "92.77"}
 
 

@@ -1,5 +1,10 @@
-"""Pipelined evaluation of one dataset shard: the model's calls run back to back on the calling thread
-while worker threads decode rows and place prompts ahead of it, and compute metrics and RLE behind it.
+"""Pipelined evaluation of a run's dataset shards: the model's calls run back to back on the calling
+thread while worker threads load the next shard and decode rows and place prompts ahead of it, and
+compute metrics, RLE and the result table behind it. The stream does not stop at shard boundaries:
+the next shard's first images are ready when the model finishes the last image of the one before,
+whose results are published behind the model (one publication at a time, in shard order, each
+started by the model thread, so files appear in the plain loop's order and an interrupt stops them
+as it stops the plain loop).
 
 Results equal the sequential evaluator's (``evaluate.py``) byte for byte: the same stage functions
 (``stages.py``) run on the same inputs, the model sees the same prompts, and rows, skipped images and

@@ -138,8 +138,9 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     counts images (a tqdm bar then shows images per second and the time left).
 
     ``pipelined`` (default) keeps the model's calls back to back on this thread while ``workers`` threads
-    (default: one per core) decode and place prompts ahead of it and compute metrics behind it; the
-    results are byte-identical to ``pipelined=False``, the plain loop (see ``pipelined.py``).
+    (default: one per core) load files, decode and place prompts ahead of it and compute metrics and
+    write results behind it, across file boundaries; the results are byte-identical to
+    ``pipelined=False``, the plain loop (see ``pipelined.py``).
     ``click_batch`` > 1 (pipelined only) sends that many instances' clicks per ``predict`` call in the
     interactive protocols: equal results for weight-free models, float-rounding close for neural ones."""
     if isinstance(click_batch, bool) or not isinstance(click_batch, int) or click_batch < 1:
@@ -218,9 +219,10 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
         args = (spec, multimask, batch_size, skip_errors, encode_batch)
         if pipelined:
             pipelined_shards(model, todo, load, publish, *args, workers=workers, click_batch=click_batch, on_image=tick)
-        for rel in [] if pipelined else todo:
-            rows, skipped = _shard_rows(model, *load(rel), *args, tick)
-            publish(rel, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), skipped)
+        else:
+            for rel in todo:
+                rows, skipped = _shard_rows(model, *load(rel), *args, tick)
+                publish(rel, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), skipped)
         for rel, info in infos.items():
             done += 1
             total_rows += info["rows"]

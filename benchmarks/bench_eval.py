@@ -10,9 +10,13 @@ max(GPU time, the stand-in's own mask building), as a GPU call that includes the
 Data: the real photos of ``../shared/data/coco`` (COCO val2017, VOC, OCHuman; 9 images at COCO size,
 59 non-crowd instances, 6.6 per image), built as JPEG q95 under ``--conditions`` (each a full copy).
 Reported per (profile, protocol): model-busy share (seconds inside model calls / wall seconds of
-``evaluate``) and instances per second, the sequential evaluator (``pipelined=False``, today's loop)
-against the pipelined one in the same run, alternating; then the per-instance CPU cost of each
-evaluator stage measured alone on one thread (decode, prompt, metrics, RLE, write).
+``evaluate``), the same share between the start of the first model call and the end of the last one
+(without the run's fixed costs: reading the manifest before, verifying and writing the manifest
+after), and instances per second; the sequential evaluator (``pipelined=False``, the plain loop)
+against the pipelined one in the same run, alternating, ``--repeat`` times; with ``--baseline DIR``
+also an older checkout's evaluator (its defaults, in a child process, same stand-in and dataset).
+``--stages`` adds the per-instance CPU cost of each evaluator stage measured alone on one thread
+(decode, prompt, metrics, RLE, write).
 
 Run on the baseline tree (``PYTHONPATH=<old checkout>``) it measures that tree's only evaluator."""
 from __future__ import annotations
@@ -22,6 +26,8 @@ import inspect
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -55,13 +61,15 @@ class GpuStandIn(PromptableSegmenter):
         self.cost = {"set_image": set_image, "predict": predict}
         self.busy = self.gpu = 0.0  # seconds inside calls; stated GPU seconds
         self.calls = 0
+        self.first = self.last = 0.0  # start of the first call, end of the last
         self.hw = (0, 0)
 
     def _hold(self, what: str, t0: float) -> None:
         left = self.cost[what] - (time.perf_counter() - t0)
         if left > 0:
             time.sleep(left)
-        self.busy += time.perf_counter() - t0
+        self.first, self.last = self.first or t0, time.perf_counter()
+        self.busy += self.last - t0
         self.gpu += self.cost[what]
         self.calls += 1
 
@@ -119,11 +127,30 @@ def build_dataset(root: Path, coco: Path, conditions: str) -> Path:
     return root / "ds"
 
 
-def run(dataset: Path, profile: dict, protocol: str, out: Path, **kw) -> dict:
+def run(dataset: Path, profile: dict, protocol: str, out: Path, switch: float = 0.0, **kw) -> dict:
+    """One evaluation with the stand-in; ``switch`` > 0 replaces the pipelined evaluator's thread switch
+    interval for this run (an experiment: the evaluator's own value is a constant)."""
+    import benchmark.eval.pipelined as pipelined
+
     model = GpuStandIn(**profile)
+    kept = pipelined.SWITCH_INTERVAL
+    pipelined.SWITCH_INTERVAL = switch or kept
     t0 = time.perf_counter()
-    rows = evaluate(model, dataset, protocol, out, **kw).rows
-    return {"wall": time.perf_counter() - t0, "busy": model.busy, "gpu": model.gpu, "calls": model.calls, "rows": rows}
+    try:
+        rows = evaluate(model, dataset, protocol, out, **kw).rows
+    finally:
+        pipelined.SWITCH_INTERVAL = kept
+    return {"wall": time.perf_counter() - t0, "busy": model.busy, "gpu": model.gpu, "calls": model.calls, "rows": rows,
+            "span": model.last - model.first}
+
+
+def run_baseline(tree: Path, dataset: Path, profile: str, protocol: str, out: Path) -> dict:
+    """``run`` with another checkout's evaluator (its default settings), in a child process that puts
+    ``tree`` first on the path; the stand-in and the timing are this script's."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]))
+    got = subprocess.run([sys.executable, __file__, "--one", str(dataset), profile, protocol, str(out)], env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(got.stdout.splitlines()[-1])
 
 
 def main() -> None:
@@ -135,12 +162,27 @@ def main() -> None:
     ap.add_argument("--coco", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "coco"))
     ap.add_argument("--click-batch", type=int, default=0, help="also run the pipelined evaluator with this click_batch")
     ap.add_argument("--stages", action="store_true", help="also time each evaluator stage alone")
+    ap.add_argument("--baseline", type=Path, help="a checkout of an older tree: also run its evaluator, alternating")
+    ap.add_argument("--switch-intervals", default="",
+                    help="comma-separated seconds: also run the pipelined evaluator with these thread switch intervals")
+    ap.add_argument("--repeat", type=int, default=1, help="run every row this many times (alternating)")
+    ap.add_argument("--one", nargs=4, metavar=("DATASET", "PROFILE", "PROTOCOL", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     cv2.setNumThreads(1)
+    if a.one:  # a child of --baseline: one run, its numbers as the last line
+        ds, prof, protocol, out = a.one
+        print(json.dumps({k: v for k, v in run(Path(ds), PROFILES[prof], protocol, Path(out)).items()}))
+        return
     has_pipeline = "pipelined" in inspect.signature(evaluate).parameters
     variants = [("sequential", {"pipelined": False} if has_pipeline else {})]
+    if a.baseline:
+        commit = subprocess.run(["git", "-C", str(a.baseline), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip() or a.baseline.name
+        variants.append((f"baseline {commit}", {"baseline": a.baseline}))
     if has_pipeline:
         variants.append(("pipelined", {}))
+        variants += [(f"pipelined, switch interval {1000 * float(x):g} ms", {"switch": float(x)})
+                     for x in filter(None, a.switch_intervals.split(","))]
         if a.click_batch:
             variants.append((f"pipelined, click_batch {a.click_batch}", {"click_batch": a.click_batch}))
     print(f"cores {len(os.sched_getaffinity(0))}, load average at start {os.getloadavg()}")
@@ -148,17 +190,22 @@ def main() -> None:
         print(f"{prof}: {_calibrate(PROFILES[prof])}")
     with tempfile.TemporaryDirectory() as tmp:
         dataset = build_dataset(Path(tmp), Path(a.coco), a.conditions)
-        print("| profile | protocol | evaluator | instances | model calls | wall s | GPU busy | inside calls | instances/s |")
-        print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+        print("| profile | protocol | evaluator | instances | model calls | wall s | GPU busy | inside calls | "
+              "inside calls, first to last call | instances/s |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for prof in a.profiles.split(","):
             for protocol in a.protocols.split(","):
-                for label, kw in variants:
-                    if "click_batch" in kw and protocol not in ("interactive", "sum_single", "sum_oracle", "sum_oracle9"):
-                        continue
-                    res = run(dataset, PROFILES[prof], protocol, Path(tmp) / f"r-{prof}-{protocol}-{label}", **kw)
-                    n = _instances(Path(tmp) / f"r-{prof}-{protocol}-{label}")
-                    print(f"| {prof} | {protocol} | {label} | {n} | {res['calls']} | {res['wall']:.2f} | "
-                          f"{100 * res['gpu'] / res['wall']:.1f}% | {100 * res['busy'] / res['wall']:.1f}% | {n / res['wall']:.1f} |", flush=True)
+                for rep in range(a.repeat):
+                    for label, kw in variants:
+                        if "click_batch" in kw and protocol not in ("interactive", "sum_single", "sum_oracle", "sum_oracle9"):
+                            continue
+                        out = Path(tmp) / f"r-{prof}-{protocol}-{label}-{rep}"
+                        res = (run_baseline(kw["baseline"], dataset, prof, protocol, out) if "baseline" in kw
+                               else run(dataset, PROFILES[prof], protocol, out, **kw))
+                        n = _instances(out)
+                        print(f"| {prof} | {protocol} | {label} | {n} | {res['calls']} | {res['wall']:.2f} | "
+                              f"{100 * res['gpu'] / res['wall']:.1f}% | {100 * res['busy'] / res['wall']:.1f}% | "
+                              f"{100 * res['busy'] / res['span']:.1f}% | {n / res['wall']:.1f} |", flush=True)
         print(f"load average at end {os.getloadavg()}")
         if a.stages:
             stage_table(dataset, Path(tmp) / "stages")
@@ -176,14 +223,20 @@ def stage_table(dataset: Path, tmp: Path) -> None:
     from benchmark.eval.protocols import EVAL_PROTOCOLS
     from benchmark.eval.records import RESULT_SCHEMA
     from benchmark.eval.stages import base_rows, decode_row, oneshot_prompts, oneshot_rows
-    from benchmark.jobs import sha256_file, write_parquet_atomic
+    from benchmark.data.schema import FEATURES
+    from benchmark.jobs import load_manifest, read_verified_parquet, sha256_file, write_parquet_atomic
 
     cpu = time.thread_time
-    t = dict.fromkeys(["decode", "prompt box", "prompt point", "click", "metrics", "RLE", "rows", "write"], 0.0)
+    t = dict.fromkeys(["load", "decode", "prompt box", "prompt point", "click", "metrics", "RLE", "rows", "write"], 0.0)
     n, all_rows = 0, []
     model = GpuStandIn(0.0, 0.0)
-    for f in sorted(dataset.rglob("*.parquet")):
-        for r in pq.read_table(f).to_pylist():
+    manifest = load_manifest(dataset)
+    for rel in sorted(manifest["files"]):
+        f = dataset / rel
+        c = cpu()
+        table = read_verified_parquet(dataset, rel, manifest["files"][rel], FEATURES.arrow_schema, "manifest").to_pylist()
+        t["load"] += cpu() - c
+        for r in table:
             c = cpu()
             d = decode_row(r, str(f))
             t["decode"] += cpu() - c

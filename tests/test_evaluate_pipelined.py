@@ -1,13 +1,14 @@
 """The pipelined evaluator writes the same bytes as the sequential loop, for every protocol and for
 weight-free and neural models; prompt batching across instances equals one call per instance."""
 import json
+import shutil
 
 import numpy as np
 import pytest
 
-from baselines import create_model
+from baselines import ModelOutputError, Prediction, PromptableSegmenter, create_model
 from benchmark.eval.evaluate import evaluate
-from benchmark.errors import UsageError
+from benchmark.errors import IntegrityError, UsageError
 from benchmark.eval.protocols import EVAL_PROTOCOLS
 from benchmark.report.results import read_results
 
@@ -67,6 +68,53 @@ def test_first_failure_in_dataset_order_is_reported(tiny_dataset, tmp_path):
 
     with pytest.raises(ModelOutputError, match=r"'scores.finite'.*image synthetic_0_000000"):
         evaluate("tests.badmodels:NaNScores", tiny_dataset, "interactive", tmp_path)
+
+
+class _FailsAtImage(PromptableSegmenter):
+    """Raises on its ``at``-th image (counted over the whole evaluation), fine on every other."""
+
+    name = "fails_at_image"
+
+    def __init__(self, at: int):
+        self.at, self.images, self.hw = at, 0, (0, 0)
+
+    def set_image(self, image):
+        self.images += 1
+        self.hw = image.shape[:2]
+        if self.images == self.at:
+            raise RuntimeError("out of memory (simulated)")
+
+    def predict(self, prompts, multimask=False):
+        return Prediction(np.ones((len(prompts), 1, *self.hw), bool), np.ones((len(prompts), 1), np.float32))
+
+
+@pytest.mark.parametrize("at", [1, 5, 7, 11])
+def test_failure_in_a_later_shard_publishes_the_shards_before_it(tiny_dataset, tmp_path, at):
+    """The pipeline runs across shard boundaries (the next shard's images are decoded, the previous
+    shard's results assembled and written behind the model), yet a failure leaves exactly the files the
+    plain loop leaves: every shard before the failing image, none from it on."""
+    for label, kw in [("seq", {"pipelined": False}), ("pipe", {"workers": 2})]:
+        with pytest.raises(ModelOutputError) as e:
+            evaluate(_FailsAtImage(at), tiny_dataset, "box", tmp_path / label, **kw)
+        assert "out of memory (simulated)" in str(e.value)
+    seq, pipe = tmp_path / "seq", tmp_path / "pipe"
+    assert sorted(p.relative_to(seq) for p in seq.rglob("*.*")) == sorted(p.relative_to(pipe) for p in pipe.rglob("*.*"))
+    if at > 4:  # past the first shard (4 images)
+        assert _outputs(seq) == _outputs(pipe)
+
+
+def test_unreadable_later_shard_fails_after_the_shards_before_it(tiny_dataset, tmp_path):
+    """A dataset file that fails verification is reported when its turn comes, after the results of
+    the files before it are written, although the pipeline loaded it early."""
+    ds = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, ds)
+    third = sorted((ds / "data").rglob("*.parquet"))[2]
+    third.write_bytes(third.read_bytes()[:-10] + b"0123456789")
+    for label, kw in [("seq", {"pipelined": False}), ("pipe", {})]:
+        with pytest.raises(IntegrityError, match=f"{third.name}: sha256 differs"):
+            evaluate("box", ds, "box", tmp_path / label, **kw)
+    assert len(_outputs(tmp_path / "seq")[0]) == 2
+    assert _outputs(tmp_path / "seq") == _outputs(tmp_path / "pipe")
 
 
 @pytest.mark.parametrize("model", ["box", "grabcut"])

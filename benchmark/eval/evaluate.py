@@ -27,7 +27,7 @@ from ..paths import check_name, inside
 from .clicker import run_interactive
 from .protocols import EVAL_PROTOCOLS, ProtocolSpec
 from .records import RESULT_SCHEMA
-from .pipelined import pipelined_shard_rows
+from .pipelined import pipelined_shards
 from .stages import Decoded, base_rows, click_rows, decode_row, groups, image_error, oneshot_prompts, oneshot_rows
 
 
@@ -86,14 +86,14 @@ def _image_rows(model: PromptableSegmenter, d: Decoded, spec: ProtocolSpec, mult
     return oneshot_rows(base, d.gts, chunks)
 
 
-def _shard_rows(model: PromptableSegmenter, table: pa.Table, spec: ProtocolSpec, multimask: bool, ctx: dict,
-                where: str, batch_size: int, skip_errors: bool, encode_batch: int,
+def _shard_rows(model: PromptableSegmenter, rows_in: list[dict], ctx: dict, where: str, spec: ProtocolSpec,
+                multimask: bool, batch_size: int, skip_errors: bool, encode_batch: int,
                 on_image: Callable[[], None] = lambda: None) -> tuple[list[dict], list[dict]]:
     """Result rows of one dataset shard, and the images skipped because the model failed on them
     (only with ``skip_errors``; otherwise the first failure stops the evaluation). ``on_image`` is called
     after every image (progress)."""
     rows, skipped = [], []
-    for group in groups(_prefetched(table.to_pylist(), where), encode_batch):
+    for group in groups(_prefetched(rows_in, where), encode_batch):
         for _ in range(len(group) - len([d for d in group if d.objects])):
             on_image()  # images without objects: nothing to evaluate
         todo = [d for d in group if d.objects]
@@ -152,8 +152,9 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
     counts images (a tqdm bar then shows images per second and the time left).
 
     ``pipelined`` (default) keeps the model's calls back to back on this thread while ``workers`` threads
-    (default: one per core) decode and place prompts ahead of it and compute metrics behind it; the
-    results are byte-identical to ``pipelined=False``, the plain loop (see ``pipelined.py``).
+    (default: one per core) load files, decode and place prompts ahead of it and compute metrics and
+    write results behind it, across file boundaries; the results are byte-identical to
+    ``pipelined=False``, the plain loop (see ``pipelined.py``).
     ``click_batch`` > 1 (pipelined only) sends that many instances' clicks per ``predict`` call in the
     interactive protocols: equal results for weight-free models, float-rounding close for neural ones."""
     if isinstance(click_batch, bool) or not isinstance(click_batch, int) or click_batch < 1:
@@ -207,28 +208,35 @@ def evaluate(model: str | PromptableSegmenter, dataset_dir: str | os.PathLike, p
         id_file = target / STATE_DIR / "eval.json"
         check_identity(id_file, identity, holds="results of a different evaluation", error=EvalConflictError)
         atomic_write_json(id_file, identity)
-        for rel in [] if merge else mine:
+        infos = {} if merge else {rel: _verified(target, rel, manifest["files"][rel]) for rel in mine}
+        tick(sum(int(manifest["files"][rel]["rows"]) for rel, info in infos.items() if info is not None))  # earlier runs'
+
+        def load(rel: str) -> tuple[list[dict], dict, str]:
             meta = manifest["files"][rel]
-            info = _verified(target, rel, meta)
-            if info is None:
-                src = dataset_dir / rel
-                table = read_verified_parquet(dataset_dir, rel, meta, FEATURES.arrow_schema,
-                                              f"{dataset_dir / 'manifest.json'}")
-                ctx_f = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
-                args = (model, table, spec, multimask, ctx_f, str(src), batch_size, skip_errors, encode_batch)
-                rows, skipped = (pipelined_shard_rows(*args, workers=workers, click_batch=click_batch, on_image=tick)
-                                 if pipelined else _shard_rows(*args, tick))
-                dest = inside(target, _out_rel(rel), f"result file for {rel}")
-                write_parquet_atomic(dest, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), compression="zstd")
-                info = {"input": rel, "input_sha256": meta["sha256"], "file": _out_rel(rel),
-                        "sha256": sha256_file(dest), "rows": len(rows), "skipped": skipped}
-                atomic_write_json(_marker(target, rel), info)
-            else:
-                tick(int(meta["rows"]))  # done by an earlier run
+            table = read_verified_parquet(dataset_dir, rel, meta, FEATURES.arrow_schema, f"{dataset_dir / 'manifest.json'}")
+            return table.to_pylist(), ctx | {"config": rel.split("/")[1], "split": meta["split"]}, str(dataset_dir / rel)
+
+        def publish(rel: str, table: pa.Table, skipped: list[dict]) -> None:
+            dest = inside(target, _out_rel(rel), f"result file for {rel}")
+            write_parquet_atomic(dest, table, compression="zstd")
+            infos[rel] = {"input": rel, "input_sha256": manifest["files"][rel]["sha256"], "file": _out_rel(rel),
+                          "sha256": sha256_file(dest), "rows": table.num_rows, "skipped": skipped}
+            atomic_write_json(_marker(target, rel), infos[rel])
+
+        todo = [rel for rel, info in infos.items() if info is None]
+        args = (spec, multimask, batch_size, skip_errors, encode_batch)
+        if pipelined:
+            pipelined_shards(model, todo, load, publish, *args, workers=workers, click_batch=click_batch, on_image=tick)
+        else:
+            for rel in todo:
+                rows, skipped = _shard_rows(model, *load(rel), *args, tick)
+                publish(rel, pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), skipped)
+        for rel, info in infos.items():
             done += 1
             total_rows += info["rows"]
             all_skipped += [x | {"file": rel} for x in info["skipped"]]
-        missing = [rel for rel in files if _verified(target, rel, manifest["files"][rel]) is None]
+        # this run's files were verified or written just now; other shard parts' are checked here
+        missing = [rel for rel in files if rel not in infos and _verified(target, rel, manifest["files"][rel]) is None]
         if not missing:
             _write_results_manifest(target, identity)
             if n == 1:

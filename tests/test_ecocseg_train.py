@@ -6,8 +6,8 @@ torch = pytest.importorskip("torch")
 from baselines.ecoc.codebook import random_codebook  # noqa: E402
 from baselines.segformer.configs import CONFIGS  # noqa: E402
 from baselines.segformer.head import SegFormer  # noqa: E402
-from benchmark.train.ecocseg import (SelfTrainConfig, class_mix_masks, ema_update, pseudo_labels,  # noqa: E402
-                                     self_training_loss)
+from benchmark.train.ecocseg import (SelfTrainConfig, class_mix_masks, ema_alpha, ema_update,  # noqa: E402
+                                     pseudo_labels, self_training_loss)
 
 
 def test_ema_update_is_the_convex_combination():
@@ -15,6 +15,10 @@ def test_ema_update_is_the_convex_combination():
     wa, wb = a.weight.detach().clone(), b.weight.detach().clone()
     ema_update(a, b, 0.9)
     torch.testing.assert_close(a.weight.detach(), 0.9 * wa + 0.1 * wb)
+
+
+def test_ema_weight_ramps_up_as_dacs():
+    assert [ema_alpha(s, 0.999) for s in (1, 3)] == [0.5, 0.75] and ema_alpha(10**6, 0.999) == 0.999
 
 
 def test_class_mix_takes_half_the_classes_of_each_source_image():

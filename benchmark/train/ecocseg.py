@@ -35,6 +35,12 @@ class SelfTrainConfig:
     mining_candidates: int = 8  # authors' cal_score top_k
 
 
+def ema_alpha(step: int, alpha: float) -> float:
+    """The EMA weight after optimizer step ``step`` (1-based): DACS's ``min(1 - 1 / (iter + 1), alpha)`` with
+    ``iter`` = the next iteration's index, so the teacher follows the student closely at first."""
+    return min(1 - 1 / (step + 1), alpha)
+
+
 def ema_update(teacher: torch.nn.Module, student: torch.nn.Module, alpha: float) -> None:
     """teacher <- alpha * teacher + (1 - alpha) * student, parameters and float buffers alike."""
     with torch.no_grad():

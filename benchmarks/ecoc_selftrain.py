@@ -144,9 +144,12 @@ def run_seed(job: tuple) -> list[dict]:
 
 
 def paired(rows: list[dict], a: str, b: str, key: str = "miou") -> dict:
-    """Per-seed differences b - a (in mIoU points) with a Wilcoxon signed-rank and a two-sided sign test."""
-    by = {(r["arm"], r["seed"]): 100 * r[key] for r in rows}
-    seeds = sorted({r["seed"] for r in rows})
+    """Per-seed differences b - a (in mIoU points; ``gain``: mIoU after minus before self-training) with a Wilcoxon signed-rank and a two-sided sign test."""
+    value = (lambda r: r["miou"] - r["warmup_miou"]) if key == "gain" else (lambda r: r[key])
+    by = {(r["arm"], r["seed"]): 100 * value(r) for r in rows}
+    seeds = sorted(s for s in {r["seed"] for r in rows} if (a, s) in by and (b, s) in by)  # complete pairs
+    if not seeds:
+        return {"diffs": np.array([]), "mean": float("nan"), "wins": 0, "n": 0, "wilcoxon_p": 1.0, "sign_p": 1.0}
     d = np.array([by[(b, s)] - by[(a, s)] for s in seeds])
     wins = int((d > 0).sum())
     return {"diffs": d, "mean": float(d.mean()), "wins": wins, "n": len(d),
@@ -155,20 +158,22 @@ def paired(rows: list[dict], a: str, b: str, key: str = "miou") -> dict:
 
 
 def report(rows: list[dict]) -> None:
-    print("| arm | seed | mIoU after warm-up | after self-training (student) | EMA teacher | pseudo-label acc. "
+    print("| arm | seed | mIoU after warm-up | after self-training (student) | EMA teacher | pseudo-label acc. | weight "
           "| errors within pairs (warm-up) | reliable bits | reliable-bit acc. | code-level bit acc. | hybrid bit acc. |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     pct = lambda r, k: f"{100 * r[k]:.1f}" if k in r else "-"  # noqa: E731
     for r in rows:
         print(f"| {r['arm']} | {r['seed']} | {100 * r['warmup_miou']:.2f} | {100 * r['miou']:.2f} | "
-              f"{100 * r['teacher_miou']:.2f} | {pct(r, 'pl_acc')} | {pct(r, 'warmup_within_pair')} | "
+              f"{100 * r['teacher_miou']:.2f} | {pct(r, 'pl_acc')} | {pct(r, 'pl_weight')} | {pct(r, 'warmup_within_pair')} | "
               f"{pct(r, 'reliable_share')} | {pct(r, 'reliable_bit_acc')} | {pct(r, 'code_bit_acc')} | "
               f"{pct(r, 'hybrid_bit_acc')} |")
     for arm in ARMS:
         v = [100 * r["miou"] for r in rows if r["arm"] == arm]
         w = [100 * r["warmup_miou"] for r in rows if r["arm"] == arm]
-        print(f"{arm}: mean target mIoU {np.mean(v):.2f} (std {np.std(v, ddof=1):.2f}); after warm-up {np.mean(w):.2f}")
-    for a, b, key in (("onehot", "ecoc", "miou"), ("ecoc_code", "ecoc", "miou"), ("onehot", "ecoc", "teacher_miou")):
+        if len(v) > 1:
+            print(f"{arm}: mean target mIoU {np.mean(v):.2f} (std {np.std(v, ddof=1):.2f}); after warm-up {np.mean(w):.2f}")
+    for a, b, key in (("onehot", "ecoc", "miou"), ("ecoc_code", "ecoc", "miou"), ("onehot", "ecoc", "teacher_miou"),
+                       ("onehot", "ecoc", "gain"), ("ecoc_code", "ecoc", "gain")):
         p = paired(rows, a, b, key)
         print(f"{b} - {a} ({key}): per seed {np.round(p['diffs'], 2).tolist()}, mean {p['mean']:+.2f}, "
               f"{b} higher in {p['wins']}/{p['n']}; Wilcoxon p = {p['wilcoxon_p']:.3f}, sign test p = {p['sign_p']:.3f}")
@@ -186,7 +191,12 @@ def main() -> None:
     ap.add_argument("--test-scenes", type=int, default=64)
     ap.add_argument("--workers", type=int, default=1, help="seeds run in parallel (the results do not depend on it)")
     ap.add_argument("--out", default="ecoc_selftrain.jsonl", help="the per-arm rows, one json object a line")
+    ap.add_argument("--report", metavar="JSONL", help="only print the tables of saved rows (json lines, e.g. the log)")
     a = ap.parse_args()
+    if a.report:
+        lines = Path(a.report).read_text().splitlines()
+        report([json.loads(x) for x in lines if x.startswith("{")])
+        return
     torch.set_num_threads(1)
     rng = np.random.default_rng(TEST_SEED)
     imgs, labs = zip(*(scene(rng, True) for _ in range(a.test_scenes)))

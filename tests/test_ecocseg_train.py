@@ -50,3 +50,15 @@ def test_one_self_training_step_has_finite_loss_and_gradients(head):
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None and torch.isfinite(p.grad).all()
                                         for n, p in net.named_parameters() if "conv_seg" not in n)
+
+
+def test_code_level_pseudo_labels_are_the_class_codewords_and_hybrid_keeps_teacher_bits():
+    torch.manual_seed(1)
+    cb = torch.from_numpy(random_codebook(4, 8, trials=64).astype("int64"))
+    logits = torch.randn(1, 8, 3, 3)
+    code = pseudo_labels(logits, SelfTrainConfig(bit_targets="code"), cb)
+    hybrid = pseudo_labels(logits, SelfTrainConfig(), cb)
+    assert torch.equal(code.labels, hybrid.labels)
+    assert torch.equal(code.bits, cb.float()[code.labels].permute(0, 3, 1, 2))
+    # these logits are not confident enough for any reliable bit: the hybrid target is the teacher's own bits
+    assert torch.equal(hybrid.bits, (logits >= 0).float())

@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -124,18 +125,21 @@ def run_seed(job: tuple) -> list[dict]:
     torch.set_num_threads(1)
     rows = []
     warm = {}
-    for arm, (head, targets) in ARMS.items():
+    for arm in a.arms:
+        head, targets = ARMS[arm]
         t = time.process_time()
         if head not in warm:
             warm[head] = warm_up(head, seed, a.warmup, a.bits, a.lr, a.batch)
         net, opt, codebook = (copy.deepcopy(v) for v in warm[head])
         cfg = SelfTrainConfig(head=head, ema_alpha=a.ema, bit_targets=targets)
+        if head == "ecoc" and a.ecoc_threshold is not None:  # both ECOC thresholds (paper: 0.968 and T = 0.95)
+            cfg = replace(cfg, pseudo_threshold=a.ecoc_threshold, mining_threshold=a.ecoc_threshold)
         before = scores(net, cfg, codebook, test)
         quality = pseudo_label_quality(net, cfg, codebook, test)
         teacher = self_train(net, opt, cfg, codebook, seed, a.warmup, a.steps, a.batch)
         after, t_after = scores(net, cfg, codebook, test), scores(teacher, cfg, codebook, test)
         end = {f"end_{k}": v for k, v in pseudo_label_quality(teacher, cfg, codebook, test).items()}
-        rows.append({"arm": arm, "seed": seed, "warmup_miou": before["miou"], "warmup_within_pair": before["within_pair"],
+        rows.append({"arm": arm + (f"@{a.ecoc_threshold}" if head == "ecoc" and a.ecoc_threshold else ""), "seed": seed, "warmup_miou": before["miou"], "warmup_within_pair": before["within_pair"],
                      "miou": after["miou"], "within_pair": after["within_pair"], "teacher_miou": t_after["miou"],
                      **quality, **end, "d_min": int(min_distance(codebook.numpy())) if codebook is not None else 2,
                      "cpu_s": round(time.process_time() - t, 1)})
@@ -167,16 +171,21 @@ def report(rows: list[dict]) -> None:
               f"{100 * r['teacher_miou']:.2f} | {pct(r, 'pl_acc')} | {pct(r, 'pl_weight')} | {pct(r, 'warmup_within_pair')} | "
               f"{pct(r, 'reliable_share')} | {pct(r, 'reliable_bit_acc')} | {pct(r, 'code_bit_acc')} | "
               f"{pct(r, 'hybrid_bit_acc')} |")
-    for arm in ARMS:
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    for arm in arms:
         v = [100 * r["miou"] for r in rows if r["arm"] == arm]
         w = [100 * r["warmup_miou"] for r in rows if r["arm"] == arm]
         if len(v) > 1:
             print(f"{arm}: mean target mIoU {np.mean(v):.2f} (std {np.std(v, ddof=1):.2f}); after warm-up {np.mean(w):.2f}")
-    for a, b, key in (("onehot", "ecoc", "miou"), ("ecoc_code", "ecoc", "miou"), ("onehot", "ecoc", "teacher_miou"),
-                       ("onehot", "ecoc", "gain"), ("ecoc_code", "ecoc", "gain")):
-        p = paired(rows, a, b, key)
-        print(f"{b} - {a} ({key}): per seed {np.round(p['diffs'], 2).tolist()}, mean {p['mean']:+.2f}, "
-              f"{b} higher in {p['wins']}/{p['n']}; Wilcoxon p = {p['wilcoxon_p']:.3f}, sign test p = {p['sign_p']:.3f}")
+    for ecoc in (x for x in arms if x.startswith("ecoc") and not x.startswith("ecoc_code")):
+        suffix = ecoc[len("ecoc"):]
+        for a, key in (("onehot", "miou"), ("onehot", "teacher_miou"), ("onehot", "gain"),
+                       (f"ecoc_code{suffix}", "miou"), (f"ecoc_code{suffix}", "gain")):
+            p = paired(rows, a, ecoc, key)
+            if p["n"]:
+                print(f"{ecoc} - {a} ({key}): per seed {np.round(p['diffs'], 2).tolist()}, mean {p['mean']:+.2f}, "
+                      f"{ecoc} higher in {p['wins']}/{p['n']}; Wilcoxon p = {p['wilcoxon_p']:.3f}, "
+                      f"sign test p = {p['sign_p']:.3f}")
 
 
 def main() -> None:
@@ -191,10 +200,12 @@ def main() -> None:
     ap.add_argument("--test-scenes", type=int, default=64)
     ap.add_argument("--workers", type=int, default=1, help="seeds run in parallel (the results do not depend on it)")
     ap.add_argument("--out", default="ecoc_selftrain.jsonl", help="the per-arm rows, one json object a line")
-    ap.add_argument("--report", metavar="JSONL", help="only print the tables of saved rows (json lines, e.g. the log)")
+    ap.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    ap.add_argument("--ecoc-threshold", type=float, help="replace both ECOC confidence thresholds (default: the paper's)")
+    ap.add_argument("--report", metavar="JSONL", nargs="+", help="only print the tables of saved rows (json lines, e.g. the log)")
     a = ap.parse_args()
     if a.report:
-        lines = Path(a.report).read_text().splitlines()
+        lines = [x for f in a.report for x in Path(f).read_text().splitlines()]
         report([json.loads(x) for x in lines if x.startswith("{")])
         return
     torch.set_num_threads(1)

@@ -130,7 +130,7 @@ def run_seed(job: tuple) -> list[dict]:
         t = time.process_time()
         if head not in warm:
             warm[head] = warm_up(head, seed, a.warmup, a.bits, a.lr, a.batch)
-        net, opt, codebook = (copy.deepcopy(v) for v in warm[head])
+        net, opt, codebook = copy.deepcopy(warm[head])  # one deepcopy: the optimizer keeps pointing at this net
         cfg = SelfTrainConfig(head=head, ema_alpha=a.ema, bit_targets=targets)
         if head == "ecoc" and a.ecoc_threshold is not None:  # both ECOC thresholds (paper: 0.968 and T = 0.95)
             cfg = replace(cfg, pseudo_threshold=a.ecoc_threshold, mining_threshold=a.ecoc_threshold)

@@ -84,7 +84,8 @@ def cmd_train(a) -> int:
         from .train.ecocseg_run import train_ecocseg_with
 
         weights = train_ecocseg_with(a.dataset, a.target_dataset, a.out, device=a.device, config=a.config,
-                                     steps=a.steps, batch_size=a.batch_size, crop=a.train_size, lr=a.lr, seed=a.seed)
+                                     steps=a.steps, batch_size=a.batch_size, crop=a.train_size, lr=a.lr, seed=a.seed,
+                                     resume=not a.no_resume, save_every=a.save_every, progress_bar=True)
         print(f"weights: {weights}")
         return 0
     res = train(a.model, a.dataset, a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum,

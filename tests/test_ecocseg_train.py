@@ -6,8 +6,8 @@ torch = pytest.importorskip("torch")
 from baselines.ecoc.codebook import random_codebook  # noqa: E402
 from baselines.segformer.configs import CONFIGS  # noqa: E402
 from baselines.segformer.head import SegFormer  # noqa: E402
-from benchmark.train.ecocseg import (SelfTrainConfig, class_mix_masks, ema_update, pseudo_labels,  # noqa: E402
-                                     self_training_loss)
+from benchmark.train.ecocseg import (SelfTrainConfig, class_mix_masks, ema_alpha, ema_update,  # noqa: E402
+                                     pseudo_labels, self_training_loss)
 
 
 def test_ema_update_is_the_convex_combination():
@@ -15,6 +15,10 @@ def test_ema_update_is_the_convex_combination():
     wa, wb = a.weight.detach().clone(), b.weight.detach().clone()
     ema_update(a, b, 0.9)
     torch.testing.assert_close(a.weight.detach(), 0.9 * wa + 0.1 * wb)
+
+
+def test_ema_weight_ramps_up_as_dacs():
+    assert [ema_alpha(s, 0.999) for s in (1, 3)] == [0.5, 0.75] and ema_alpha(10**6, 0.999) == 0.999
 
 
 def test_class_mix_takes_half_the_classes_of_each_source_image():
@@ -46,3 +50,15 @@ def test_one_self_training_step_has_finite_loss_and_gradients(head):
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None and torch.isfinite(p.grad).all()
                                         for n, p in net.named_parameters() if "conv_seg" not in n)
+
+
+def test_code_level_pseudo_labels_are_the_class_codewords_and_hybrid_keeps_teacher_bits():
+    torch.manual_seed(1)
+    cb = torch.from_numpy(random_codebook(4, 8, trials=64).astype("int64"))
+    logits = torch.randn(1, 8, 3, 3)
+    code = pseudo_labels(logits, SelfTrainConfig(bit_targets="code"), cb)
+    hybrid = pseudo_labels(logits, SelfTrainConfig(), cb)
+    assert torch.equal(code.labels, hybrid.labels)
+    assert torch.equal(code.bits, cb.float()[code.labels].permute(0, 3, 1, 2))
+    # these logits are not confident enough for any reliable bit: the hybrid target is the teacher's own bits
+    assert torch.equal(hybrid.bits, (logits >= 0).float())

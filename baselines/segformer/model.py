@@ -1,7 +1,7 @@
 """SegFormer-B0..B5 as registered semantic models, with a softmax (C logits) or ECOC (K code bits) head.
 
-Inference is whole-image at the input resolution, logits upsampled bilinearly to it (the official
-Cityscapes test uses 1024x1024 sliding windows: see docs/semantic.md). Checkpoints load strictly by the
+Inference is whole-image at the input resolution, logits upsampled bilinearly to it, or with
+``crop_size``/``stride`` mmseg's sliding windows (``slide.py``; the official Cityscapes test uses 1024/768). Checkpoints load strictly by the
 official names (``backbone.*``, ``decode_head.*``); an ECOC model's checkpoint also carries its
 codebook (``code_book``), so it decodes with the code it was trained with."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 
 from ..checkpoints import load_checkpoint
-from ..contract import resolve_device
+from ..contract import ModelArgumentError, resolve_device
 from ..registry import register_model
 from ..semantic import SemanticPrediction, SemanticSegmenter
 from .configs import CONFIGS, PIXEL_MEAN, PIXEL_STD
@@ -46,9 +46,11 @@ def build_network(config: str, num_classes: int, head: str = "softmax", bits: in
 class SegFormerSegmenter(SemanticSegmenter):
     def __init__(self, config: str = "b0", checkpoint: Optional[str] = None, device: str = "cpu",
                  head: str = "softmax", bits: int = 40, codebook_seed: int = 0,
-                 codebook_trials: Optional[int] = None, classes: tuple[str, ...] = CITYSCAPES_CLASSES):
+                 codebook_trials: Optional[int] = None, classes: tuple[str, ...] = CITYSCAPES_CLASSES,
+                 crop_size: Optional[int] = None, stride: Optional[int] = None):
         import torch
 
+        self.slide = _slide_option(crop_size, stride)
         self.classes, self.head = tuple(classes), head
         self.device = torch.device(resolve_device(device))
         torch.manual_seed(0)  # random-init runs are reproducible
@@ -65,11 +67,14 @@ class SegFormerSegmenter(SemanticSegmenter):
 
         from ..ecoc.ops import soft_distance
 
+        from .slide import slide_logits
+
         h, w = image.shape[:2]
         x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float()
         with torch.inference_mode():
-            out = F.interpolate(self.net((x - self.mean) / self.std), size=(h, w), mode="bilinear",
-                                align_corners=False)
+            x = (x - self.mean) / self.std
+            out = slide_logits(self.net, x, *self.slide) if self.slide else \
+                F.interpolate(self.net(x), size=(h, w), mode="bilinear", align_corners=False)
             if self.head == "ecoc":
                 dist = soft_distance(torch.sigmoid(out), self.net.code_book)[0]
                 scores, unc = -dist, dist.min(dim=0).values / out.shape[1]
@@ -84,10 +89,23 @@ def _factory(size: str, head: str):
     refuses an option it does not take by name (``check_model_arguments``) instead of a TypeError."""
     def build(config: str = size, checkpoint: Optional[str] = None, device: str = "cpu", bits: int = 40,
               codebook_seed: int = 0, codebook_trials: Optional[int] = None,
-              classes: tuple[str, ...] = CITYSCAPES_CLASSES) -> SegFormerSegmenter:
-        return SegFormerSegmenter(config, checkpoint, device, head, bits, codebook_seed, codebook_trials, classes)
+              classes: tuple[str, ...] = CITYSCAPES_CLASSES, crop_size: Optional[int] = None,
+              stride: Optional[int] = None) -> SegFormerSegmenter:
+        return SegFormerSegmenter(config, checkpoint, device, head, bits, codebook_seed, codebook_trials, classes,
+                                  crop_size, stride)
 
     return build
+
+
+def _slide_option(crop_size, stride) -> Optional[tuple[int, int]]:
+    """(crop, stride) of sliding-window inference, or None for whole-image inference."""
+    if crop_size is None and stride is None:
+        return None
+    ok = all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 16384 for v in (crop_size, stride))
+    if not ok or stride > crop_size:
+        raise ModelArgumentError(f"crop_size={crop_size!r}, stride={stride!r}: sliding windows need both, integers "
+                                 "in 1..16384 with stride <= crop_size (e.g. crop_size=1024, stride=768)")
+    return crop_size, stride
 
 
 def _register(config: str) -> None:

@@ -33,6 +33,14 @@ class SelfTrainConfig:
     pseudo_threshold: float = 0.968  # authors' config pseudo_threshold
     mining_threshold: float = 0.95  # paper T / config threshold
     mining_candidates: int = 8  # authors' cal_score top_k
+    bit_targets: str = "hybrid"  # ECOC head: "hybrid" (ECOCSeg) or "code" (every bit from the class codeword:
+    #                              no bit mining: a one-hot pseudo-label in code space, for ablations)
+
+
+def ema_alpha(step: int, alpha: float) -> float:
+    """The EMA weight after optimizer step ``step`` (1-based): DACS's ``min(1 - 1 / (iter + 1), alpha)`` with
+    ``iter`` = the next iteration's index, so the teacher follows the student closely at first."""
+    return min(1 - 1 / (step + 1), alpha)
 
 
 def ema_update(teacher: torch.nn.Module, student: torch.nn.Module, alpha: float) -> None:
@@ -83,7 +91,9 @@ def pseudo_labels(teacher_logits: torch.Tensor, cfg: SelfTrainConfig, codebook: 
         bits = None
     else:
         mined = mine_reliable_bits(teacher_logits, codebook, cfg.mining_threshold, cfg.mining_candidates)
-        conf, labels, bits = mined.confidence, mined.label, hybrid_targets(teacher_logits, codebook, mined)
+        conf, labels = mined.confidence, mined.label
+        bits = hybrid_targets(teacher_logits, codebook, mined) if cfg.bit_targets == "hybrid" else \
+            code_targets(labels, codebook)[0]
     frac = (conf >= cfg.pseudo_threshold).float().mean()
     return PseudoLabels(labels, torch.full_like(conf, float(frac)), bits)
 

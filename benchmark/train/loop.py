@@ -112,13 +112,15 @@ def load_init(model, path: str, recipe) -> str:
     return sha256_file(path)
 
 
-def _step_generator(seed: int, step: int, device) -> torch.Generator:
+def step_generator(seed: int, step: int, device) -> torch.Generator:
+    """The torch generator of one optimizer step: a function of (seed, step), so a resumed run draws the same."""
     g = torch.Generator(device=device)
     g.manual_seed(int(train_rng(seed, "step", step).integers(2**62)))
     return g
 
 
-def _read_log(path: Path, upto: int) -> list[dict]:
+def read_log(path: Path, upto: int) -> list[dict]:
+    """The rows of a run's ``log.csv`` up to step ``upto`` (a resumed run drops the killed run's later rows)."""
     if not path.exists():
         return []
     with open(path, newline="") as f:
@@ -187,7 +189,7 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
         identity["schedule_steps"] = steps
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, "train.lock"):
-        start = _prepare_out(out, identity, recipe, resume, sess.restore)
+        start = prepare_run_folder(out, identity, recipe.sources, resume, sess.restore)
         last = _run_steps(sess, index, seed, splits, start, steps, grad_accum, out, name, progress, progress_bar,
                           save_every)
         weights = out / f"{name}.safetensors"
@@ -196,7 +198,7 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
                        last.images_per_s if last else None, out / "log.csv")
 
 
-def _prepare_out(out: Path, identity: dict, recipe, resume: bool, restore) -> int:
+def prepare_run_folder(out: Path, identity: dict, sources: dict, resume: bool, restore) -> int:
     """Refuse a folder of another run; restore the latest checkpoint; return the step to continue from."""
     id_file, ckpt_dir = out / "train.json", out / "checkpoints"
     check_identity(id_file, identity, holds="a different training run", error=TrainConflictError, key="identity")
@@ -205,7 +207,7 @@ def _prepare_out(out: Path, identity: dict, recipe, resume: bool, restore) -> in
         if not resume:
             raise TrainConflictError(f"{out} already holds checkpoints; pass resume=True or use another folder")
         start = restore(ckpt_dir)
-    atomic_write_json(id_file, {"identity": identity, "sources": recipe.sources})
+    atomic_write_json(id_file, {"identity": identity, "sources": sources})
     return start
 
 
@@ -218,7 +220,7 @@ def _run_steps(sess: _Session, index, seed: int, splits, start: int, steps: int,
     model, recipe, optimizer, scaler, dev = sess.model, sess.recipe, sess.optimizer, sess.scaler, sess.device
     ckpt_dir, log_path = out / "checkpoints", out / "log.csv"
     per_step = recipe.batch_size * grad_accum
-    kept = _read_log(log_path, start)
+    kept = read_log(log_path, start)
     epoch_len = max(1, len(recipe_plan(index, recipe, seed, 0, splits)))
     samples = stream(index, recipe, seed, start * per_step, splits)
     autocast = torch.autocast(dev.type, dtype=sess.amp_dtype, enabled=sess.amp_dtype != torch.float32)
@@ -233,7 +235,7 @@ def _run_steps(sess: _Session, index, seed: int, splits, start: int, steps: int,
         bar = tqdm(total=steps, initial=start, desc=f"train {name}", unit="step", disable=not progress_bar)
         try:
             for step in range(start + 1, steps + 1):
-                gen = _step_generator(seed, step, dev)
+                gen = step_generator(seed, step, dev)
                 lr = set_lr(optimizer, recipe, step, steps)
                 stage = recipe.at_epoch((step - 1) * per_step // epoch_len)
                 optimizer.zero_grad(set_to_none=True)

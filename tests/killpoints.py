@@ -6,8 +6,7 @@ Events: ``identity`` (the job's identity file written), ``marker`` (a done-marke
 (a training checkpoint published: its ``latest.json`` written), ``unmarked``
 (a unit's files are published, its done-marker is about to be written), ``temp`` (a parquet temp file is
 written, not yet renamed: mid-write), ``progress`` (the progress bar reports N units done; the signal then
-goes to the whole process group, as Ctrl-C in a terminal does, workers included), ``checkpoint`` (a training
-checkpoint is written: the run has finished that many checkpointed steps)."""
+goes to the whole process group, as Ctrl-C in a terminal does, workers included)."""
 from __future__ import annotations
 
 import os
@@ -64,14 +63,6 @@ if event == "progress":
         if 0 < done < total:
             hit(group=True)
     cli._Progress.__call__ = progress
-if event == "checkpoint":
-    from benchmark.train import ecocseg_run, loop
-    real_save = loop.save_checkpoint
-    def save_checkpoint(*a, **k):
-        path = real_save(*a, **k)
-        hit()
-        return path
-    loop.save_checkpoint = ecocseg_run.save_checkpoint = save_checkpoint
 sys.exit(cli.main(sys.argv[4:]))
 """
 

@@ -50,7 +50,7 @@ def test_a_pointwise_network_gives_the_same_logits_sliding_or_whole():
 
 @pytest.mark.parametrize("name", ["segformer-b0", "ecocseg-segformer-b0"])
 def test_one_window_covering_the_image_equals_whole_image_inference(name):
-    kw = dict(config="tiny", random_weights=True) | ({"codebook_trials": 64} if name.startswith("ecoc") else {})
+    kw = dict(config="tiny") | ({"codebook_trials": 64} if name.startswith("ecoc") else {})
     img = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
     whole = create_model(name, **kw).predict(img)
     for crop, stride in ((53, 40), (64, 64)):
@@ -65,4 +65,4 @@ def test_one_window_covering_the_image_equals_whole_image_inference(name):
                                   {"crop_size": 0, "stride": 0}, {"crop_size": "512", "stride": 256}])
 def test_bad_window_options_are_one_error(opts):
     with pytest.raises(ModelArgumentError, match="sliding windows need both"):
-        create_model("segformer-b0", config="tiny", random_weights=True, **opts)
+        create_model("segformer-b0", config="tiny", **opts)

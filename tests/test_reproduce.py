@@ -13,6 +13,7 @@ import pytest
 
 from baselines import Prediction
 from baselines.weightfree import BoxBaseline
+from benchmark.errors import UsageError
 from benchmark.report.reported import load_reported
 from benchmark.report.reported.suites import load_suites
 from benchmark.report.reported.vocab import SYNTHETIC_CONDITIONS
@@ -201,7 +202,22 @@ def test_list_says_which_datasets_and_weights_are_missing(tmp_path):
     assert "HQ-SAM: needs --checkpoint hq_sam_vit_b=PATH" in text
     no_root = {(i.kind, i.name): i for i in list_suites_status(None)[0].inputs}
     assert "needs --data-root" in no_root[("dataset", "msra10k")].detail
-    assert "sum_boundary_point  [nothing runnable]" in format_status(list_suites_status(None))
+    listing = format_status(list_suites_status(None))
+    assert "sum_augseg_1point  [nothing runnable]" in listing  # AugSeg variants: no weights, no recipe
+    assert "SUM (FT-Medium): needs a checkpoint: SUM publishes no weights: train your own" in listing
+
+
+def test_rows_run_by_one_model_are_refused_together_and_run_one_at_a_time(tmp_path):
+    """SUM fine-tuned on FT-Small, FT-Medium and FT-Large are all sum_vit_h: one checkpoint per robustseg model
+    would print one model's numbers under three names, so together they are refused before anything is built."""
+    suite = get_suite("sum_vs_sam_budgets")
+    override = synthetic_override(suite, num_images=1)
+    with pytest.raises(UsageError, match=r"'SUM \(FT-Small\)', 'SUM \(FT-Medium\)', 'SUM \(FT-Large\)' all run as "
+                                         r"sum_vit_h.*one at a time"):
+        reproduce(suite.name, None, {}, tmp_path / "all", random_weights=True, dataset_override=override)
+    assert not (tmp_path / "all").exists()
+    status = suite_status(suite, None, {"sum_vit_h": None}, models=["SUM (FT-Medium)"], dataset_override=override)
+    assert [i.registry for i in status.inputs if i.kind == "model" and i.state == "present"] == ["sum_vit_h"]
 
 
 def test_reproduce_fails_early_listing_every_missing_input(tmp_path):
@@ -213,7 +229,7 @@ def test_reproduce_fails_early_listing_every_missing_input(tmp_path):
         assert needle in msg
     assert not (tmp_path / "out").exists()  # nothing built before the check
     with pytest.raises(MissingInputsError, match="nothing robustseg can run"):
-        reproduce("sum_boundary_point", None, {}, tmp_path / "out2")
+        reproduce("sum_augseg_1point", None, {}, tmp_path / "out2")
     with pytest.raises(KeyError, match="unknown suite 'nope'; valid suites: robustsam_seen_msra10k_point"):
         reproduce("nope", None, {}, tmp_path)
     with pytest.raises(KeyError, match="unknown model"):

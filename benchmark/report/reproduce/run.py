@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
+from ...errors import UsageError
 from ...jobs import atomic_write_text
 from ...vocab import AP_LABELS, COLUMN_OF
 from ..reported import load_reported
@@ -134,6 +135,7 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
     if status.missing:
         raise MissingInputsError(f"suite {s.name} cannot run; missing inputs:\n  "
                                  + "\n  ".join(f"{i.kind} {i.name}: {i.detail}" for i in status.missing))
+    _refuse_shared_weights(s.name, [i for i in status.inputs if i.kind == "model" and i.state == "present"])
     out = Path(out)
     ready = {i.name for i in status.inputs if i.kind == "dataset" and i.state == "present"}
     builds = _builds(s, ready, override, None if data_root is None else Path(data_root), limit, seed)
@@ -169,6 +171,21 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
     if s.statistics:
         atomic_write_text(out / f"{s.name}_stats.csv", stats_csv(stats))
     return path
+
+
+def _refuse_shared_weights(suite: str, runnable: Sequence[InputStatus]) -> None:
+    """Two paper rows run by one robustseg model (SUM fine-tuned on FT-Small and on FT-Medium are both
+    ``sum_vit_h``) would get the same weights and print the same numbers under two names, since a
+    checkpoint is given per robustseg model: such rows run one at a time."""
+    by_model: dict[str, list[str]] = {}
+    for st in runnable:
+        by_model.setdefault(st.registry, []).append(st.name)
+    shared = {k: v for k, v in by_model.items() if len(v) > 1}
+    if shared:
+        k, names = next(iter(sorted(shared.items())))
+        raise UsageError(f"suite {suite}: {', '.join(repr(n) for n in names)} all run as {k}, so they would share "
+                         f"one checkpoint; run them one at a time, each with its own checkpoint and --out "
+                         f"(--model {names[0]!r} --checkpoint {k}=PATH)")
 
 
 def _weights_or_refuse(s, checkpoints: Mapping[str, Optional[str]], models: ModelSelection,

@@ -19,6 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = r"""
 import os, signal, sys
 sig, event, after = getattr(signal, sys.argv[1]), sys.argv[2], int(sys.argv[3])
+# Ctrl-C as in a terminal: a process started in the background by a shell without job control (nohup, a
+# CI runner) inherits SIGINT ignored, and Python then keeps ignoring it, so the kill point would be missed.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 count = 0
 
 def hit(group=False):

@@ -74,13 +74,13 @@ def frame_ap(g: pd.DataFrame, by_category: bool = True) -> dict[str, float]:
     images = []
     for (split, image_id), gi in g.groupby(["split", "image_id"], sort=True):
         h, w = int(gi.height.iloc[0]), int(gi.width.iloc[0])
-        cats = gi.category if by_category else [1] * len(gi)
+        cats = gi.category.tolist() if by_category else [1] * len(gi)
+        rows = list(zip(gi.gt_rle.tolist(), gi.area.tolist(), gi.pred_rle.tolist(), gi.score.tolist(), cats))
         images.append(ImageInstances(
             f"{split}/{image_id}", h, w,
-            gts=[Instance({"size": [h, w], "counts": r.gt_rle}, c, area=float(r.area))
-                 for r, c in zip(gi.itertuples(), cats)],
-            preds=[Instance({"size": [h, w], "counts": r.pred_rle}, c, score=float(r.score))
-                   for r, c in zip(gi.itertuples(), cats)]))
+            gts=[Instance({"size": [h, w], "counts": gt}, c, area=float(area)) for gt, area, _, _, c in rows],
+            preds=[Instance({"size": [h, w], "counts": pred}, c, score=float(score))
+                   for _, _, pred, score, c in rows]))
     return coco_ap(images)
 
 

@@ -85,7 +85,11 @@ def cmd_train(a) -> int:
 
         weights = train_ecocseg_with(a.dataset, a.target_dataset, a.out, device=a.device, config=a.config,
                                      steps=a.steps, batch_size=a.batch_size, crop=a.train_size, lr=a.lr, seed=a.seed,
-                                     resume=not a.no_resume, save_every=a.save_every, progress_bar=True)
+                                     resume=not a.no_resume, save_every=a.save_every, progress_bar=True,
+                                     recipe_options=T.options(a.recipe_option), not_taken={f"--{k.replace('_', '-')}": v for k, v in (
+                                         ("init_checkpoint", a.init_checkpoint), ("refiner", a.refiner), ("random_weights", a.random_weights),
+                                         ("grad_accum", a.grad_accum != 1), ("dtype", a.dtype != "float32"), ("splits", a.splits),
+                                         ("dataset_config", a.dataset_config))})
         print(f"weights: {weights}")
         return 0
     res = train(a.model, a.dataset, a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum,

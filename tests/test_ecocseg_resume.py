@@ -19,7 +19,7 @@ from benchmark.train.state import LATEST, latest_step  # noqa: E402
 
 from .killpoints import run_until  # noqa: E402
 
-TINY = dict(config="tiny", steps=4, batch_size=1, crop=32, codebook_trials=64)
+TINY = dict(config="tiny", steps=4, batch_size=1, crop=32, codebook_trials=64, rcs_min_pixels=50)  # 40x48 labels
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,8 @@ def test_resume_after_an_interrupt_equals_the_uninterrupted_run(builds, tmp_path
 def test_cli_interrupted_at_a_checkpoint_resumes_to_the_same_weights(builds, tmp_path):
     src, tgt = builds
     argv = ["train", "ecocseg", "--dataset", src, "--target-dataset", tgt, "--config", "tiny", "--steps", "4",
-            "--batch-size", "1", "--train-size", "32", "--save-every", "1", "--device", "cpu"]
+            "--batch-size", "1", "--train-size", "32", "--save-every", "1", "--device", "cpu",
+            "--recipe-option", "rcs_min_pixels=50"]
     assert cli.main([str(a) for a in argv + ["--out", tmp_path / "full"]]) == 0
     r = run_until("SIGTERM", "checkpoint", 2, argv + ["--out", tmp_path / "run"])
     assert r.returncode == 128 + signal.SIGTERM, r.stderr
@@ -81,8 +82,9 @@ def test_cli_interrupted_at_a_checkpoint_resumes_to_the_same_weights(builds, tmp
     (tmp_path / "run/checkpoints" / LATEST).write_bytes(b"")  # an empty pointer: no checkpoint, start over
     assert cli.main([str(a) for a in argv + ["--out", tmp_path / "run"]]) == 0
     _same_run(tmp_path / "full", tmp_path / "run")
-    cli_recipe = EcocSegRecipe(config="tiny", steps=4, batch_size=1, crop=32)
+    cli_recipe = EcocSegRecipe(config="tiny", steps=4, batch_size=1, crop=32, rcs_min_pixels=50)
     with pytest.raises(TrainConflictError, match="differs in: recipe"):
-        train_ecocseg(src, tgt, tmp_path / "run", EcocSegRecipe(config="tiny", steps=5, batch_size=1, crop=32))
+        train_ecocseg(src, tgt, tmp_path / "run", EcocSegRecipe(config="tiny", steps=5, batch_size=1, crop=32,
+                                                                rcs_min_pixels=50))
     with pytest.raises(TrainConflictError, match="already holds checkpoints"):
         train_ecocseg(src, tgt, tmp_path / "run", cli_recipe, resume=False)

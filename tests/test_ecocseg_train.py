@@ -33,8 +33,19 @@ def test_class_mix_takes_half_the_classes_of_each_source_image():
 def test_pseudo_label_weight_is_the_confident_fraction():
     logits = torch.zeros(1, 3, 2, 2)
     logits[0, 0, 0, 0] = 10.0  # one confident pixel of four
-    pl = pseudo_labels(logits, SelfTrainConfig(head="softmax"), None)
+    pl = pseudo_labels(logits, SelfTrainConfig(head="softmax", ignore_top=0, ignore_bottom=0), None)
     assert torch.allclose(pl.weight, torch.full((1, 2, 2), 0.25)) and pl.labels[0, 0, 0] == 0
+
+
+def test_pseudo_label_crop_zeroes_the_top_and_bottom_rows_after_the_fraction():
+    logits = torch.zeros(1, 3, 6, 2)
+    logits[0, 0, 2] = 10.0  # the 2 confident pixels of 12 lie in row 2, which the crop keeps
+    pl = pseudo_labels(logits, SelfTrainConfig(head="softmax", ignore_top=1, ignore_bottom=2), None)
+    want = torch.full((1, 6, 2), 2 / 12)
+    want[:, :1] = 0
+    want[:, -2:] = 0
+    assert torch.allclose(pl.weight, want)
+    assert SelfTrainConfig().ignore_top == 15 and SelfTrainConfig().ignore_bottom == 120  # the authors' config
 
 
 @pytest.mark.parametrize("head", ["softmax", "ecoc"])

@@ -86,7 +86,7 @@ def test_train_ecocseg_then_evaluate_the_trained_weights(tmp_path, shared_data):
                 "clear", "--image-format", "png", "--out", tmp_path / "tgt") == 0
     assert _run("train", "ecocseg", "--dataset", tmp_path / "src", "--target-dataset", tmp_path / "tgt", "--out",
                 tmp_path / "run", "--config", "tiny", "--steps", "2", "--batch-size", "1", "--train-size", "32",
-                "--device", "cpu") == 0
+                "--device", "cpu", "--recipe-option", "rcs_min_pixels=50") == 0
     weights = tmp_path / "run/weights.safetensors"
     assert weights.exists() and (tmp_path / "run/recipe.json").exists()
     assert _run("eval", "--dataset", tmp_path / "tgt", "--model", "ecocseg-segformer-b0", "--model-option",

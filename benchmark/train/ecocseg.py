@@ -11,11 +11,16 @@ source batch and the mixed batch. Two heads, the same recipe:
 
 Defaults and their sources: EMA alpha 0.999 and pseudo_threshold 0.968 (the authors' ECOCSeg config
 ``gta2cs_uda_..._ecocseg.py``: ``alpha=0.999``, ``pseudo_threshold=0.968``), mining threshold T = 0.95 (the
-paper and the config's ``threshold``), candidates 8 (``top_k`` in ``cal_score``). The authors' DAFormer
-extras (rare-class sampling, ImageNet feature distance, pseudo-label crop) are not reconstructed."""
+paper and the config's ``threshold``), candidates 8 (``top_k`` in ``cal_score``), the pseudo-label crop (the
+config's ``pseudo_weight_ignore_top=15``, ``pseudo_weight_ignore_bottom=120``: no weight on the target's top 15
+and bottom 120 rows, where Cityscapes' rectification artefacts and ego-vehicle are). The mixed images get
+DACS's strong augmentation when the caller passes it (``strong_aug.py``). Rare-class sampling is in the data
+pipeline (``ecocseg_data.py``); DAFormer's ImageNet feature distance needs an ImageNet-pretrained encoder and
+is not reconstructed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch.nn import functional as F
@@ -35,6 +40,8 @@ class SelfTrainConfig:
     mining_candidates: int = 8  # authors' cal_score top_k
     bit_targets: str = "hybrid"  # ECOC head: "hybrid" (ECOCSeg) or "code" (every bit from the class codeword:
     #                              no bit mining: a one-hot pseudo-label in code space, for ablations)
+    ignore_top: int = 15  # authors' config pseudo_weight_ignore_top: target rows without pseudo-label weight
+    ignore_bottom: int = 120  # authors' config pseudo_weight_ignore_bottom
 
 
 def ema_alpha(step: int, alpha: float) -> float:
@@ -95,19 +102,26 @@ def pseudo_labels(teacher_logits: torch.Tensor, cfg: SelfTrainConfig, codebook: 
         bits = hybrid_targets(teacher_logits, codebook, mined) if cfg.bit_targets == "hybrid" else \
             code_targets(labels, codebook)[0]
     frac = (conf >= cfg.pseudo_threshold).float().mean()
-    return PseudoLabels(labels, torch.full_like(conf, float(frac)), bits)
+    weight = torch.full_like(conf, float(frac))
+    if cfg.ignore_top > 0:  # DACS's pseudo-label crop, after the confidence fraction (as dacs.py orders them)
+        weight[:, :cfg.ignore_top] = 0
+    if cfg.ignore_bottom > 0:
+        weight[:, -cfg.ignore_bottom:] = 0
+    return PseudoLabels(labels, weight, bits)
 
 
 def self_training_loss(student: torch.nn.Module, teacher: torch.nn.Module, src_img: torch.Tensor,
                        src_lab: torch.Tensor, tgt_img: torch.Tensor, cfg: SelfTrainConfig,
-                       codebook: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
-    """Source loss + mixed-image loss for one batch (images normalised, labels (B, H, W) at image size)."""
+                       codebook: torch.Tensor | None, generator: torch.Generator,
+                       augment: Callable[[torch.Tensor], torch.Tensor] = lambda x: x) -> torch.Tensor:
+    """Source loss + mixed-image loss for one batch (images normalised, labels (B, H, W) at image size);
+    ``augment`` transforms the mixed images (DACS's strong augmentation), never the labels."""
     size = src_lab.shape[1:]
     loss = supervised_loss(student(src_img), src_lab, cfg, codebook)
     with torch.no_grad():
         pl = pseudo_labels(_up(teacher(tgt_img), size), cfg, codebook)
     mask = class_mix_masks(src_lab, generator)
-    mixed = torch.where(mask[:, None], src_img, tgt_img)
+    mixed = augment(torch.where(mask[:, None], src_img, tgt_img))
     valid_src = mask & (src_lab != IGNORE_INDEX)
     weight = torch.where(mask, valid_src.float(), pl.weight)
     logits = _up(student(mixed), size)

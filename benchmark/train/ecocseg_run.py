@@ -2,9 +2,11 @@
 build (e.g. ``gta5``) to an unlabelled target build (e.g. ``cityscapes-semantic``; its labels are never read).
 
 Defaults are the paper's UDA setting (Sec. 5) unless named otherwise: 40k iterations, batch 2, 512x512
-random crops, AdamW lr 6e-5 for the encoder and 10x for the decoder (config ``head=dict(lr_mult=10.0)``),
-weight decay 0.01, linear warm-up over 1.5k iterations then linear (poly, power 1) decay (``poly10warm``),
-MiT-B5, K = 40 bits; EMA 0.999 and the pseudo-label thresholds in ``ecocseg.SelfTrainConfig``. The run
+random crops after DAFormer's keep-ratio resize, flips and rare-class sampling (``ecocseg_data.py``), AdamW lr
+6e-5 for the encoder and 10x for the decoder (config ``head=dict(lr_mult=10.0)``; encoder norms without weight
+decay), weight decay 0.01, linear warm-up over 1.5k iterations then linear (poly, power 1) decay
+(``poly10warm``), MiT-B5, K = 40 bits; EMA 0.999, the pseudo-label thresholds and crop in
+``ecocseg.SelfTrainConfig``, DACS's strong augmentation of the mixed images (``strong_aug.py``). The run
 writes ``weights.safetensors`` (the student, loadable with ``--checkpoint`` into ``ecocseg-segformer-<size>``
 or ``segformer-<size>``), ``recipe.json``, ``log.csv`` and ``checkpoints/`` (student, EMA teacher and AdamW
 state, in the SAM recipes' format of ``state.py``); rerunning the same command resumes bit-exactly."""
@@ -13,25 +15,23 @@ from __future__ import annotations
 import copy
 import csv
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Optional
 
-import numpy as np
-import pyarrow.parquet as pq
 import torch
 
 from baselines.contract import resolve_device
 from baselines.segformer.configs import PIXEL_MEAN, PIXEL_STD
 from baselines.segformer.model import build_network
 
-from ..data.schema import decode_image
-from ..data.semantic import IGNORE_INDEX, decode_label
 from ..jobs import atomic_write_json, folder_lock, load_manifest
 from .data import train_rng
+from .ecocseg_data import TRAIN_SCALES, Pipeline, RareClassSampler, class_pixels, read_rows
 from .ecocseg import SelfTrainConfig, ema_alpha, ema_update, self_training_loss
 from .loop import prepare_run_folder, read_log, step_generator
 from .state import load_checkpoint_state, save_checkpoint, save_weights
+from .strong_aug import strong_transform
 from ..errors import BadInputError, UsageError
 
 
@@ -49,6 +49,15 @@ class EcocSegRecipe:
     bits: int = 40
     seed: int = 0
     codebook_trials: int = 100_000
+    source_scale: str = "auto"  # "auto" (TRAIN_SCALES by the build's source), "none" or "WxH"
+    target_scale: str = "auto"
+    flip: float = 0.5
+    cat_max_ratio: float = 0.75  # source crops only, as the config's gta_train_pipeline
+    rcs_temperature: float = 0.01  # 0: source images drawn uniformly
+    rcs_min_pixels: int = 3000
+    rcs_min_crop_ratio: float = 0.5
+    strong_aug: bool = True
+    norm_decay_mult: float = 0.0
 
 
 LOG_FIELDS = ("step", "loss", "lr")
@@ -57,52 +66,49 @@ SOURCES = {
     "steps, batch_size, crop": "paper Sec. 5 (UDA: 40k iterations, batch 2, 512x512 crops)",
     "lr, head_lr_mult, weight_decay, warmup": "authors' config (AdamW 6e-5, head lr_mult 10, wd 0.01, poly10warm 1.5k)",
     "config, bits": "paper Sec. 5 (MiT-B5, K = 40)",
-    "ema_alpha, pseudo_threshold, mining": "benchmark/train/ecocseg.py SelfTrainConfig",
+    "ema_alpha, pseudo_threshold, mining, ignore_top, ignore_bottom": "benchmark/train/ecocseg.py SelfTrainConfig",
+    "source_scale, target_scale, flip, cat_max_ratio": "authors' uda_gta_to_cityscapes_512x512.py pipelines "
+                                                       "(Resize, RandomCrop cat_max_ratio=0.75 on the source, "
+                                                       "RandomFlip 0.5); scales per source in ecocseg_data.TRAIN_SCALES",
+    "rcs_temperature, rcs_min_pixels, rcs_min_crop_ratio": "authors' config rare_class_sampling (class_temp 0.01, "
+                                                           "min_pixels 3000, min_crop_ratio 0.5)",
+    "strong_aug": "DACS strong_transform on the mixed images (DAFormer uda/dacs.py: colour jitter s=0.2, p=0.2; blur)",
+    "norm_decay_mult": "authors' config paramwise_cfg norm decay_mult 0 (encoder norms; 'head' wins for the head, "
+                       "as mmcv matches the longest key first)",
 }
 
 
-def _rows(dataset_dir: Path, labelled: bool) -> tuple[list, list[str]]:
-    """(image bytes, label bytes or None, where) of every row of a semantic build, and its class list."""
-    manifest = load_manifest(dataset_dir)
-    classes = manifest.get("classes")
-    if manifest.get("task") != "semantic" or not isinstance(classes, list):
-        raise BadInputError(f"{dataset_dir}: not a semantic dataset (build it with a semantic source)")
-    rows = []
-    for rel in sorted(manifest["files"]):
-        path = (dataset_dir / rel).resolve()
-        if dataset_dir.resolve() not in path.parents:
-            raise BadInputError(f"{dataset_dir}/manifest.json: file {rel!r} lies outside the dataset folder")
-        for r in pq.read_table(path, columns=["image", "label", "image_id"]).to_pylist():
-            rows.append((r["image"]["bytes"], r["label"]["bytes"] if labelled else None, f"{path} {r['image_id']}"))
-    if not rows:
-        raise BadInputError(f"{dataset_dir}: no rows")
-    return rows, classes
+def check_recipe(recipe: EcocSegRecipe, cfg: SelfTrainConfig) -> None:
+    """Range checks of the settings a user may override, so a wrong one fails before any data is read."""
+    bad = [(k, v, want) for k, v, ok, want in (
+        ("flip", recipe.flip, 0 <= recipe.flip <= 1, "in [0, 1]"),
+        ("cat_max_ratio", recipe.cat_max_ratio, 0 < recipe.cat_max_ratio <= 1, "in (0, 1]"),
+        ("rcs_temperature", recipe.rcs_temperature, recipe.rcs_temperature >= 0, ">= 0 (0: uniform)"),
+        ("rcs_min_pixels", recipe.rcs_min_pixels, recipe.rcs_min_pixels >= 0, ">= 0"),
+        ("rcs_min_crop_ratio", recipe.rcs_min_crop_ratio, 0 <= recipe.rcs_min_crop_ratio <= 1, "in [0, 1]"),
+        ("norm_decay_mult", recipe.norm_decay_mult, recipe.norm_decay_mult >= 0, ">= 0"),
+        ("ignore_top", cfg.ignore_top, cfg.ignore_top >= 0, ">= 0"),
+        ("ignore_bottom", cfg.ignore_bottom, cfg.ignore_bottom >= 0, ">= 0"),
+        ("pseudo_threshold", cfg.pseudo_threshold, 0 <= cfg.pseudo_threshold <= 1, "in [0, 1]"),
+        ("mining_threshold", cfg.mining_threshold, 0 <= cfg.mining_threshold <= 1, "in [0, 1]"),
+        ("ema_alpha", cfg.ema_alpha, 0 <= cfg.ema_alpha < 1, "in [0, 1)")) if not ok]
+    if bad:
+        k, v, want = bad[0]
+        raise UsageError(f"recipe option {k}={v!r}: must be {want}")
+    for k in ("source_scale", "target_scale"):
+        scale_of(getattr(recipe, k), "", k)
 
 
-def _crop(image: np.ndarray, label: np.ndarray, size: int, rng: np.random.Generator):
-    """A random size x size crop; smaller images are padded (label: ignore) first."""
-    h, w = label.shape
-    ph, pw = max(0, size - h), max(0, size - w)
-    if ph or pw:
-        image = np.pad(image, ((0, ph), (0, pw), (0, 0)))
-        label = np.pad(label, ((0, ph), (0, pw)), constant_values=IGNORE_INDEX)
-    y, x = rng.integers(0, label.shape[0] - size + 1), rng.integers(0, label.shape[1] - size + 1)
-    return image[y:y + size, x:x + size], label[y:y + size, x:x + size]
-
-
-def _batch(rows, n: int, size: int, rng: np.random.Generator, num_classes: int):
-    imgs, labs = [], []
-    for i in rng.integers(0, len(rows), n):
-        data, lab_bytes, where = rows[i]
-        img = decode_image(data, where)
-        lab = decode_label(lab_bytes, where, num_classes) if lab_bytes is not None else \
-            np.full(img.shape[:2], IGNORE_INDEX, np.uint8)
-        img, lab = _crop(img, lab, size, rng)
-        imgs.append(img)
-        labs.append(lab)
-    x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float()
-    x = (x - torch.tensor(PIXEL_MEAN).view(1, 3, 1, 1)) / torch.tensor(PIXEL_STD).view(1, 3, 1, 1)
-    return x, torch.from_numpy(np.stack(labs)).long()
+def scale_of(text: str, source: str, name: str = "scale") -> Optional[tuple[int, int]]:
+    """A recipe scale as (long, short) or None (no resize); ``auto`` looks the build's source up."""
+    if text == "auto":
+        return TRAIN_SCALES.get(source)
+    if text == "none":
+        return None
+    w, sep, h = text.partition("x")
+    if not (sep and w.isdigit() and h.isdigit() and 1 <= int(w) <= 16384 and 1 <= int(h) <= 16384):
+        raise UsageError(f"recipe option {name}={text!r}: must be auto, none or WxH (e.g. 1280x720)")
+    return int(w), int(h)
 
 
 def lr_factor(step: int, recipe: EcocSegRecipe) -> float:
@@ -139,12 +145,22 @@ def _session(recipe: EcocSegRecipe, num_classes: int, device: str) -> _Run:
     pair = torch.nn.ModuleDict({"student": net, "teacher": teacher}).to(device)
     net.train()
     teacher.train(False)  # the teacher only predicts (dropout off, as DACS's EMA model)
+    opt, names = _optimizer(net, recipe)
+    return _Run(pair, opt, names, torch.amp.GradScaler("cpu", enabled=False), device)
+
+
+def _optimizer(net: torch.nn.Module, recipe: EcocSegRecipe) -> tuple[torch.optim.AdamW, list[str]]:
+    """AdamW with mmcv's paramwise rule of the authors' config: the decode head at 10x lr (key 'head'), the
+    encoder's norm parameters without weight decay (key 'norm', decay_mult 0), the rest at the base rate."""
     head = {id(p) for p in net.decode_head.parameters()}
     named = [(f"student.{n}", p) for n, p in net.named_parameters()]
-    groups = [[(n, p) for n, p in named if id(p) not in head], [(n, p) for n, p in named if id(p) in head]]
-    opt = torch.optim.AdamW([{"params": [p for _, p in g], "lr": lr} for g, lr in
-                             zip(groups, (recipe.lr, recipe.lr * recipe.head_lr_mult))], weight_decay=recipe.weight_decay)
-    return _Run(pair, opt, [n for g in groups for n, _ in g], torch.amp.GradScaler("cpu", enabled=False), device)
+    encoder = [(n, p) for n, p in named if id(p) not in head]
+    groups = [([(n, p) for n, p in encoder if "norm" not in n], recipe.lr, recipe.weight_decay),
+              ([(n, p) for n, p in encoder if "norm" in n], recipe.lr, recipe.weight_decay * recipe.norm_decay_mult),
+              ([(n, p) for n, p in named if id(p) in head], recipe.lr * recipe.head_lr_mult, recipe.weight_decay)]
+    opt = torch.optim.AdamW([{"params": [p for _, p in g], "lr": lr, "weight_decay": wd, "base_lr": lr}
+                             for g, lr, wd in groups])
+    return opt, [n for g, _, _ in groups for n, _ in g]
 
 
 def _fingerprint(dataset_dir: Path) -> str:
@@ -154,30 +170,44 @@ def _fingerprint(dataset_dir: Path) -> str:
 def train_ecocseg(source_dir: str | os.PathLike, target_dir: str | os.PathLike, out: str | os.PathLike,
                   recipe: EcocSegRecipe = EcocSegRecipe(), device: str = "cpu",
                   progress: Optional[Callable[[int, float], None]] = None, *, resume: bool = True,
-                  save_every: int = 500, progress_bar: bool = False) -> Path:
+                  save_every: int = 500, progress_bar: bool = False,
+                  self_training: Optional[SelfTrainConfig] = None) -> Path:
     """Self-train and return the path of ``weights.safetensors``. Rerunning with the same arguments resumes
     from the latest checkpoint in ``out`` and ends with the same weights as an uninterrupted run: every
-    random draw of step s (crops, ClassMix, dropout) is a function of (seed, s)."""
+    random draw of step s (samples, crops, flips, ClassMix, augmentation, dropout) is a function of (seed, s).
+    ``self_training`` defaults to ``SelfTrainConfig(head=recipe.head)``."""
     out = Path(out)
     if save_every < 1:
         raise UsageError(f"save_every ({save_every}) must be >= 1")
-    src_rows, classes = _rows(Path(source_dir), labelled=True)
-    tgt_rows, tgt_classes = _rows(Path(target_dir), labelled=False)
+    cfg = self_training or SelfTrainConfig(head=recipe.head)
+    if cfg.head != recipe.head:
+        raise UsageError(f"self-training head {cfg.head!r} differs from the recipe's {recipe.head!r}")
+    check_recipe(recipe, cfg)
+    src_rows, classes, src_name = read_rows(Path(source_dir), labelled=True)
+    tgt_rows, tgt_classes, tgt_name = read_rows(Path(target_dir), labelled=False)
     if tgt_classes != classes:
         raise BadInputError(f"source classes {classes[:3]}... and target classes {tgt_classes[:3]}... differ")
+    sampler = None
+    if recipe.rcs_temperature > 0:
+        sampler = RareClassSampler(class_pixels(src_rows, len(classes)), recipe.rcs_temperature,
+                                   recipe.rcs_min_pixels, recipe.rcs_min_crop_ratio)
+    pipelines = (Pipeline(src_rows, len(classes), recipe.crop, scale_of(recipe.source_scale, src_name, "source_scale"),
+                          recipe.flip, recipe.cat_max_ratio, sampler),
+                 Pipeline(tgt_rows, len(classes), recipe.crop, scale_of(recipe.target_scale, tgt_name, "target_scale"),
+                          recipe.flip))
     device = resolve_device(device)
     run = _session(recipe, len(classes), device)
-    cfg = SelfTrainConfig(head=recipe.head)
     identity = {"model": "ecocseg", "recipe": asdict(recipe), "self_training": asdict(cfg),
                 "source_fingerprint": _fingerprint(Path(source_dir)),
                 "target_fingerprint": _fingerprint(Path(target_dir))}
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, "train.lock"):
         start = prepare_run_folder(out, identity, SOURCES, resume, run.restore)
-        _steps(run, recipe, cfg, (src_rows, tgt_rows, len(classes)), start, out, progress, save_every, progress_bar)
+        _steps(run, recipe, cfg, pipelines, start, out, progress, save_every, progress_bar)
         save_weights(run.pair["student"], out / "weights.safetensors")
-        atomic_write_json(out / "recipe.json", asdict(recipe) | {"self_training": asdict(cfg), "classes": classes,
-                                                                 "source": str(source_dir), "target": str(target_dir)})
+        atomic_write_json(out / "recipe.json", asdict(recipe) | {
+            "self_training": asdict(cfg), "classes": classes, "source": str(source_dir), "target": str(target_dir),
+            "scales": {"source": pipelines[0].scale, "target": pipelines[1].scale}})
     return out / "weights.safetensors"
 
 
@@ -187,11 +217,12 @@ def _steps(run: _Run, recipe: EcocSegRecipe, cfg: SelfTrainConfig, data: tuple, 
     end, and on Ctrl-C/SIGTERM (the finished steps are kept)."""
     from tqdm.auto import tqdm
 
-    src_rows, tgt_rows, num_classes = data
+    source, target = data
     net, teacher, opt = run.pair["student"], run.pair["teacher"], run.optimizer
+    mean, std = torch.tensor(PIXEL_MEAN).view(1, 3, 1, 1), torch.tensor(PIXEL_STD).view(1, 3, 1, 1)
     codebook = getattr(net, "code_book", None)
     dev = next(net.parameters()).device
-    base = [recipe.lr, recipe.lr * recipe.head_lr_mult]
+    base = [g["base_lr"] for g in opt.param_groups]
     ckpt_dir, log_path = out / "checkpoints", out / "log.csv"
     kept = read_log(log_path, start)
     saved = done = start
@@ -206,13 +237,15 @@ def _steps(run: _Run, recipe: EcocSegRecipe, cfg: SelfTrainConfig, data: tuple, 
                 for g, b in zip(opt.param_groups, base):
                     g["lr"] = b * lr
                 rng = train_rng(recipe.seed, "ecocseg", step)
-                xs, ys = _batch(src_rows, recipe.batch_size, recipe.crop, rng, num_classes)
-                xt, _ = _batch(tgt_rows, recipe.batch_size, recipe.crop, rng, num_classes)
+                xs, ys = source.batch(recipe.batch_size, rng)
+                xt, _ = target.batch(recipe.batch_size, rng)
+                augment = (lambda x: strong_transform(x, mean.to(x.device), std.to(x.device), rng)) \
+                    if recipe.strong_aug else (lambda x: x)
                 opt.zero_grad()
                 with torch.random.fork_rng(devices=[]):  # dropout draws from (seed, step), not from the past
                     torch.manual_seed(int(train_rng(recipe.seed, "ecocseg-dropout", step).integers(2**62)))
                     loss = self_training_loss(net, teacher, xs.to(dev), ys.to(dev), xt.to(dev), cfg, codebook,
-                                              step_generator(recipe.seed, step, "cpu"))
+                                              step_generator(recipe.seed, step, "cpu"), augment)
                 loss.backward()
                 opt.step()
                 loss = float(loss.detach())
@@ -234,11 +267,32 @@ def _steps(run: _Run, recipe: EcocSegRecipe, cfg: SelfTrainConfig, data: tuple, 
 
 def train_ecocseg_with(source_dir: str | os.PathLike, target_dir: Optional[str | os.PathLike],
                        out: str | os.PathLike, device: str = "cpu", *, resume: bool = True, save_every: int = 500,
-                       progress_bar: bool = False, **overrides) -> Path:
+                       progress_bar: bool = False, recipe_options: Optional[dict] = None,
+                       not_taken: Optional[dict] = None, **overrides) -> Path:
     """``train_ecocseg`` with the recipe's defaults replaced by the ``overrides`` that are not None (what
-    ``robustseg train ecocseg`` passes: config, steps, batch_size, crop, lr, seed)."""
+    ``robustseg train ecocseg`` passes: config, steps, batch_size, crop, lr, seed) and by ``recipe_options``
+    (``--recipe-option KEY=VALUE``: any field of ``EcocSegRecipe`` or ``SelfTrainConfig``). ``not_taken``:
+    the CLI's options this command does not take, by flag; any that is set is refused."""
+    given = [flag for flag, value in (not_taken or {}).items() if value]
+    if given:
+        raise UsageError(f"train ecocseg does not take {', '.join(given)} (it self-trains from random init; "
+                         "settings: --config, --steps, --batch-size, --train-size, --lr, --seed, --recipe-option)")
     if not target_dir:
         raise UsageError("train ecocseg needs --target-dataset DIR (the unlabelled target build)")
     recipe = EcocSegRecipe(**{k: v for k, v in overrides.items() if v is not None})
+    recipe, cfg = with_options(recipe, SelfTrainConfig(head=recipe.head), recipe_options or {})
     return train_ecocseg(source_dir, target_dir, out, recipe, device=device, resume=resume, save_every=save_every,
-                         progress_bar=progress_bar)
+                         progress_bar=progress_bar, self_training=cfg)
+
+
+def with_options(recipe: EcocSegRecipe, cfg: SelfTrainConfig, options: dict) -> tuple[EcocSegRecipe, SelfTrainConfig]:
+    """``recipe`` and ``cfg`` with fields replaced by name (types checked; ranges by ``check_recipe``)."""
+    from .recipes import override_recipe
+
+    ours = {f.name for f in fields(EcocSegRecipe)} - {"head"}
+    theirs = {f.name for f in fields(SelfTrainConfig)} - {"head"}
+    unknown = sorted(set(options) - ours - theirs)
+    if unknown:
+        raise UsageError(f"recipe option {unknown[0]!r}: not an ecocseg setting; valid: {', '.join(sorted(ours | theirs))}")
+    return (override_recipe(recipe, {k: v for k, v in options.items() if k in ours}),
+            override_recipe(cfg, {k: v for k, v in options.items() if k in theirs}))

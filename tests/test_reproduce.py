@@ -115,7 +115,8 @@ def test_reproduced_numbers_match_the_result_rows(out):
               dataset_override=synthetic_override(s))
     df = _results(out)
     for paper_model, ours in _models(s).items():
-        g = df[(df.model == ours) & (df.protocol == "sum_oracle")]
+        named = f"{ours}[config=tiny]" if ours == "sam_vit_b" else ours  # a model's options are in its name
+        g = df[(df.model == named) & (df.protocol == "sum_oracle")]
         rows = [r for r in _read(out / f"{s.name}.csv")
                 if r["model"] == paper_model and r["metric"] == "mBIoU" and r["reproduced"]]
         by = {(r["dataset"], r["protocol"]): float(r["reproduced"]) for r in rows}
@@ -123,7 +124,7 @@ def test_reproduced_numbers_match_the_result_rows(out):
             want = 100 * g[g["round"] == rnd].boundary_iou.mean()
             assert by[("coift", protocol)] == pytest.approx(want, abs=0.005)
             assert by[("sum_salient", protocol)] == pytest.approx(want, abs=0.005)  # 6 identical stand-in sets
-    per_round = df[(df.model == "sam_vit_b") & (df.protocol == "sum_oracle")].groupby("round").boundary_iou.mean()
+    per_round = df[(df.model == "sam_vit_b[config=tiny]") & (df.protocol == "sum_oracle")].groupby("round").boundary_iou.mean()
     assert per_round.nunique() > 1  # the rounds really differ, so picking the wrong one would show
 
 

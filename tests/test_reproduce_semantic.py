@@ -80,11 +80,17 @@ def _pairs(data: Path, suite: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return out
 
 
-def _reference_iou(model: str, pairs, conditions) -> dict[str, float]:
+def _options(suite: str, model: str) -> dict:
+    """The suite row's model options (its papers' test scale and windows) for our stand-in ``model``."""
+    rows = get_suite(suite).models
+    return dict(rows[0].options if model.startswith("ecocseg") else rows[1].options)
+
+
+def _reference_iou(model: str, pairs, conditions, options: dict) -> dict[str, float]:
     """class -> IoU over the images of ``conditions``, by a per-class loop over pixels (NaN: class absent)."""
     from baselines import create_model
 
-    m = create_model(model, **KWARGS[model])
+    m = create_model(model, **KWARGS[model], **options)
     tp, fp, fn = np.zeros(19), np.zeros(19), np.zeros(19)
     for cond, image, gt in pairs:
         if cond not in conditions:
@@ -117,10 +123,14 @@ def test_synthia_suite_scores_16_and_13_classes(data, tmp_path):
     for r in rows:
         ours = r["our_model"].removesuffix(" (random weights)")
         assert r["our_model"].endswith(" (random weights)") and r["reported"] == "" and r["instances"] == "3"
-        iou = _reference_iou(ours, pairs, {"clear"})
+        iou = _reference_iou(ours, pairs, {"clear"}, _options("ecocseg_synthia_to_cityscapes", ours))
         want = _mean(iou, SYNTHIA_16 if r["metric"] == "mIoU16" else SYNTHIA_13)
         assert float(r["reproduced"]) == pytest.approx(want, abs=0.005)
         assert abs(_mean(iou, CLASSES) - want) > 0.01  # the subset really changes the number
+    # the rows ran at their papers' test scale: DAFormer's 1024x512 for ECOCSeg, SegFormer's windows at 2048x1024
+    names = {q.name for q in (tmp_path / "results").glob("*/*") if q.is_dir()}
+    assert any("test_scale=1024x512" in n and n.startswith("ecocseg-segformer-b0") for n in names), names
+    assert any("crop_size=1024" in n and "stride=768" in n and "test_scale=2048x1024" in n for n in names), names
     classes = _read(tmp_path / "ecocseg_synthia_to_cityscapes_classes.csv")
     assert len(classes) == 2 * 19 and {r["class"] for r in classes} == set(CLASSES)
     md = (tmp_path / "ecocseg_synthia_to_cityscapes.md").read_text()
@@ -136,11 +146,12 @@ def test_acdc_suite_pools_and_splits_the_four_conditions(data, tmp_path):
     for r in rows:
         ours = r["our_model"].removesuffix(" (random weights)")
         conds = {"fog", "night", "rain", "snow"} if r["condition"] == "real" else {r["condition"]}
-        assert float(r["reproduced"]) == pytest.approx(_mean(_reference_iou(ours, pairs, conds), CLASSES), abs=0.005)
+        iou = _reference_iou(ours, pairs, conds, _options("ecocseg_cityscapes_to_acdc", ours))
+        assert float(r["reproduced"]) == pytest.approx(_mean(iou, CLASSES), abs=0.005)
         assert int(r["instances"]) == len(conds)  # images
     real = [r for r in _read(tmp_path / "ecocseg_cityscapes_to_acdc_classes.csv")
             if r["condition"] == "real" and r["our_model"] == "segformer-b0 (random weights)"]
-    iou = _reference_iou(SEGF, pairs, {"fog", "night", "rain", "snow"})
+    iou = _reference_iou(SEGF, pairs, {"fog", "night", "rain", "snow"}, _options("ecocseg_cityscapes_to_acdc", SEGF))
     for r in real:
         want = iou[r["class"]]
         assert (r["IoU"] == "") if np.isnan(want) else float(r["IoU"]) == pytest.approx(100 * want, abs=0.005)
@@ -183,7 +194,8 @@ def test_cli_runs_a_suite_on_random_weights_only_when_asked_and_labels_it(data, 
     assert "made with random weights" in capsys.readouterr().err
     assert main(["leaderboard", str(tmp_path / "o/results"), "--out", str(tmp_path / "lb"), "--no-plots",
                  "--no-reported", "--allow-random-weights"]) == 0
-    assert {r["model"] for r in _read(tmp_path / "lb/semantic.csv")} == {"ecocseg-segformer-b0 (random weights)"}
+    assert {r["model"] for r in _read(tmp_path / "lb/semantic.csv")} == {
+        "ecocseg-segformer-b0[test_scale=1024x512] (random weights)"}  # the row's test scale is in its name
 
 
 def test_gta5_suite_on_the_real_cityscapes_frame(shared_data, tmp_path):
@@ -197,6 +209,6 @@ def test_gta5_suite_on_the_real_cityscapes_frame(shared_data, tmp_path):
     for r in rows:  # a random-init model may miss every class of the frame (0.00): checked against the loop
         ours = r["our_model"].removesuffix(" (random weights)")
         assert r["our_model"].endswith(" (random weights)")
-        want = _mean(_reference_iou(ours, pairs, {"clear"}), CLASSES)
+        want = _mean(_reference_iou(ours, pairs, {"clear"}, _options("ecocseg_gta5_to_cityscapes", ours)), CLASSES)
         assert float(r["reproduced"]) == pytest.approx(want, abs=0.005)
     assert "| cityscapes | cityscapes-semantic | val | 1 |" in (tmp_path / "out/ecocseg_gta5_to_cityscapes.md").read_text()

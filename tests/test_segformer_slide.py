@@ -66,3 +66,34 @@ def test_one_window_covering_the_image_equals_whole_image_inference(name):
 def test_bad_window_options_are_one_error(opts):
     with pytest.raises(ModelArgumentError, match="sliding windows need both"):
         create_model("segformer-b0", config="tiny", **opts)
+
+
+@pytest.mark.parametrize("name", ["segformer-b0", "ecocseg-segformer-b0"])
+def test_test_scale_resizes_the_image_then_the_logits_back(name):
+    """mmseg's keep-ratio test resize: 1024x512 halves a Cityscapes frame; the logits come back to its size."""
+    import cv2
+    from torch.nn import functional as F
+
+    from baselines.ecoc.ops import soft_distance
+
+    kw = dict(config="tiny") | ({"codebook_trials": 64} if name.startswith("ecoc") else {})
+    img = np.random.default_rng(1).integers(0, 256, (64, 128, 3), dtype=np.uint8)
+    same = create_model(name, test_scale="128x64", **kw)
+    np.testing.assert_array_equal(same.predict(img).scores, create_model(name, **kw).predict(img).scores)
+    model = create_model(name, test_scale="1024x512", **kw)  # a smaller image is enlarged to fit
+    half = create_model(name, test_scale="64x32", **kw)
+    got = half.predict(img)
+    small = cv2.resize(img, (64, 32), interpolation=cv2.INTER_LINEAR)
+    x = (torch.from_numpy(small).permute(2, 0, 1)[None].float() - half.mean) / half.std
+    with torch.inference_mode():
+        out = F.interpolate(half.net(x), size=(32, 64), mode="bilinear", align_corners=False)
+        out = F.interpolate(out, size=(64, 128), mode="bilinear", align_corners=False)
+        want = -soft_distance(torch.sigmoid(out), half.net.code_book)[0] if name.startswith("ecoc") else out[0]
+    np.testing.assert_allclose(got.scores, want.numpy(), rtol=1e-6, atol=1e-6)
+    assert got.scores.shape[1:] == (64, 128) and model.predict(img).scores.shape[1:] == (64, 128)
+
+
+@pytest.mark.parametrize("scale", ["1024", "0x512", "axb", 1024, "1024x512x3"])
+def test_bad_test_scale_is_one_error(scale):
+    with pytest.raises(ModelArgumentError, match="test_scale=.*must be WxH"):
+        create_model("segformer-b0", config="tiny", test_scale=scale)

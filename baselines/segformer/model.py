@@ -1,7 +1,10 @@
 """SegFormer-B0..B5 as registered semantic models, with a softmax (C logits) or ECOC (K code bits) head.
 
 Inference is whole-image at the input resolution, logits upsampled bilinearly to it, or with
-``crop_size``/``stride`` mmseg's sliding windows (``slide.py``; the official Cityscapes test uses 1024/768). Checkpoints load strictly by the
+``crop_size``/``stride`` mmseg's sliding windows (``slide.py``; the official Cityscapes test uses 1024/768).
+``test_scale="WxH"`` first resizes the image keeping its ratio to fit W x H, as mmseg's test pipeline
+(``img_scale``; DAFormer/ECOCSeg test Cityscapes at 1024x512), and resizes the logits back to the image size
+before decoding. Checkpoints load strictly by the
 official names (``backbone.*``, ``decode_head.*``); an ECOC model's checkpoint also carries its
 codebook (``code_book``), so it decodes with the code it was trained with."""
 from __future__ import annotations
@@ -47,10 +50,11 @@ class SegFormerSegmenter(SemanticSegmenter):
     def __init__(self, config: str = "b0", checkpoint: Optional[str] = None, device: str = "cpu",
                  head: str = "softmax", bits: int = 40, codebook_seed: int = 0,
                  codebook_trials: Optional[int] = None, classes: tuple[str, ...] = CITYSCAPES_CLASSES,
-                 crop_size: Optional[int] = None, stride: Optional[int] = None):
+                 crop_size: Optional[int] = None, stride: Optional[int] = None, test_scale: Optional[str] = None):
         import torch
 
         self.slide = _slide_option(crop_size, stride)
+        self.test_scale = _scale_option(test_scale)
         self.classes, self.head = tuple(classes), head
         self.device = torch.device(resolve_device(device))
         torch.manual_seed(0)  # random-init runs are reproducible
@@ -67,14 +71,20 @@ class SegFormerSegmenter(SemanticSegmenter):
 
         from ..ecoc.ops import soft_distance
 
-        from .slide import slide_logits
+        from .slide import rescale_size, slide_logits
 
         h, w = image.shape[:2]
+        if self.test_scale is not None:
+            import cv2
+
+            image = cv2.resize(image, rescale_size(w, h, self.test_scale), interpolation=cv2.INTER_LINEAR)
         x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float()
         with torch.inference_mode():
             x = (x - self.mean) / self.std
             out = slide_logits(self.net, x, *self.slide) if self.slide else \
-                F.interpolate(self.net(x), size=(h, w), mode="bilinear", align_corners=False)
+                F.interpolate(self.net(x), size=x.shape[2:], mode="bilinear", align_corners=False)
+            if out.shape[2:] != (h, w):  # mmseg's rescale to the original shape
+                out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
             if self.head == "ecoc":
                 dist = soft_distance(torch.sigmoid(out), self.net.code_book)[0]
                 scores, unc = -dist, dist.min(dim=0).values / out.shape[1]
@@ -90,9 +100,9 @@ def _factory(size: str, head: str):
     def build(config: str = size, checkpoint: Optional[str] = None, device: str = "cpu", bits: int = 40,
               codebook_seed: int = 0, codebook_trials: Optional[int] = None,
               classes: tuple[str, ...] = CITYSCAPES_CLASSES, crop_size: Optional[int] = None,
-              stride: Optional[int] = None) -> SegFormerSegmenter:
+              stride: Optional[int] = None, test_scale: Optional[str] = None) -> SegFormerSegmenter:
         return SegFormerSegmenter(config, checkpoint, device, head, bits, codebook_seed, codebook_trials, classes,
-                                  crop_size, stride)
+                                  crop_size, stride, test_scale)
 
     return build
 
@@ -106,6 +116,17 @@ def _slide_option(crop_size, stride) -> Optional[tuple[int, int]]:
         raise ModelArgumentError(f"crop_size={crop_size!r}, stride={stride!r}: sliding windows need both, integers "
                                  "in 1..16384 with stride <= crop_size (e.g. crop_size=1024, stride=768)")
     return crop_size, stride
+
+
+def _scale_option(text) -> Optional[tuple[int, int]]:
+    """``test_scale`` "WxH" as (W, H), or None (inference at the input resolution)."""
+    if text is None:
+        return None
+    w, sep, h = text.partition("x") if isinstance(text, str) else ("", "", "")
+    if not (sep and w.isdigit() and h.isdigit() and 1 <= int(w) <= 16384 and 1 <= int(h) <= 16384):
+        raise ModelArgumentError(f"test_scale={text!r}: must be WxH with sides in 1..16384 (e.g. 1024x512, the "
+                                 "DAFormer/ECOCSeg Cityscapes test scale)")
+    return int(w), int(h)
 
 
 def _register(config: str) -> None:

@@ -33,3 +33,13 @@ def slide_logits(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, c
             total[:, :, y1:y2, x1:x2] += out
             count[:, :, y1:y2, x1:x2] += 1
     return total / count
+
+
+def rescale_size(w: int, h: int, scale: tuple[int, int]) -> tuple[int, int]:
+    """mmcv ``rescale_size`` (keep ratio): the (w, h) that fits ``scale`` = (long side, short side) in either
+    orientation, each side ``int(side * factor + 0.5)`` with factor min(long / longer, short / shorter).
+    mmseg's ``Resize(keep_ratio=True)`` in training and test pipelines (test: before whole or slide inference,
+    the logits resized back to the original size)."""
+    long, short = max(scale), min(scale)
+    factor = min(long / max(h, w), short / min(h, w))
+    return int(w * factor + 0.5), int(h * factor + 0.5)

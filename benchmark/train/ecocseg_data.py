@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import torch
 
 from baselines.segformer.configs import PIXEL_MEAN, PIXEL_STD
+from baselines.segformer.slide import rescale_size
 
 from ..data.schema import decode_image
 from ..data.semantic import IGNORE_INDEX, decode_label
@@ -60,13 +61,6 @@ def read_rows(dataset_dir: Path, labelled: bool) -> tuple[list[Row], list[str], 
         raise BadInputError(f"{dataset_dir}: no rows")
     source = manifest.get("build", {}).get("source", "") if isinstance(manifest.get("build"), dict) else ""
     return rows, classes, str(source)
-
-
-def rescale_size(w: int, h: int, scale: tuple[int, int]) -> tuple[int, int]:
-    """mmcv ``rescale_size`` with ``return_scale=False``: the (w, h) that fits ``scale`` keeping the ratio."""
-    long, short = max(scale), min(scale)
-    factor = min(long / max(h, w), short / min(h, w))
-    return int(w * factor + 0.5), int(h * factor + 0.5)
 
 
 def rescale(image: np.ndarray, label: np.ndarray, scale: Optional[tuple[int, int]]):

@@ -63,6 +63,7 @@ class SuiteModel:
     registry: tuple[str, ...]  # robustseg model names that may stand for it (backbone choices)
     weights: str  # "public" or why a rerun cannot load it
     note: str = ""
+    options: tuple[tuple[str, object], ...] = ()  # model options the paper's evaluation implies (test scale, windows)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ def _suite(d: dict, where: str, catalog: Optional[dict] = None) -> Suite:
                                            if "sources" in catalog))
                         for x in d["datasets"]),
                   tuple(d.get("aggregates", ())), tuple(d["conditions"]), tuple(d["protocols"]), tuple(d["metrics"]),
-                  tuple(SuiteModel(x["name"], tuple(x["registry"]), x["weights"], x.get("note", ""))
+                  tuple(SuiteModel(x["name"], tuple(x["registry"]), x["weights"], x.get("note", ""),
+                                   tuple(sorted(x.get("options", {}).items())))
                         for x in d["models"]),
                   tuple(d["ambiguities"]), d.get("statistics", ""),
                   tuple(_match(p, paper_map[p]) for p in d["protocols"] if p in paper_map),

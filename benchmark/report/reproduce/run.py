@@ -16,7 +16,8 @@ from ..reported import load_reported
 from ..reported.suites import CLASS_IOU, SourceInput, Suite, SuiteDataset
 from .provenance import cell_data, data_used, markdown_lines
 from .render import dict_csv, stats_csv, write_csv, write_markdown
-from .status import InputStatus, MissingInputsError, ModelSelection, get_suite, input_root, suite_status
+from .status import (InputStatus, MissingInputsError, ModelSelection, build_model, get_suite, input_root,
+                     suite_status)
 from .semantic import CLASS_COLUMNS, class_markdown, class_rows, semantic_frames
 from .tabulate import Tabulator, cells_of, select_condition, statistics
 
@@ -88,7 +89,6 @@ def _results(model_statuses: Sequence[InputStatus], builds: Sequence[Build], pro
              device: str, model_kwargs: Mapping[str, dict], need_masks: bool, progress: Progress,
              random_weights: bool = False) -> dict:
     """(our model, build name, our protocol) -> per-instance result rows as a DataFrame."""
-    from baselines import create_model
 
     from ...eval.evaluate import evaluate
     from ..results import read_results
@@ -97,7 +97,7 @@ def _results(model_statuses: Sequence[InputStatus], builds: Sequence[Build], pro
                "protocol", "round", "score", *COLUMN_OF.values()] + (["gt_rle", "pred_rle", "category", "area"] if need_masks else [])
     frames = {}
     for st in {s.registry: s for s in model_statuses}.values():
-        model = create_model(st.registry, checkpoint=st.checkpoint, device=device, **model_kwargs.get(st.registry, {}))
+        model = build_model(st, device, model_kwargs)
         for b, protocol in itertools.product({b.name: b for b in builds}.values(), protocols):
             if progress:
                 progress(f"eval {st.registry} {protocol} on {b.name}")
@@ -107,6 +107,16 @@ def _results(model_statuses: Sequence[InputStatus], builds: Sequence[Build], pro
                 r.out, allow_random_weights=random_weights).select(columns).to_pandas()
         del model
     return frames
+
+
+def _with_suite_options(s, runnable, model_kwargs: Mapping[str, dict]) -> dict[str, dict]:
+    """Per robustseg model: the options the suite's row states for the paper's evaluation (e.g. ECOCSeg's
+    test scale), then the caller's, which win."""
+    options = {m.name: dict(m.options) for m in s.models}
+    out = {k: dict(v) for k, v in model_kwargs.items()}
+    for st in runnable:
+        out[st.registry] = options.get(st.name, {}) | out.get(st.registry, {})
+    return out
 
 
 def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: Mapping[str, Optional[str]],
@@ -143,6 +153,7 @@ def reproduce(suite: str, data_root: Optional[str | os.PathLike], checkpoints: M
     _build_all(builds, out / "datasets", progress)
     protocols = sorted({m.protocol for m in s.matches if m.protocol})
     runnable = [i for i in status.inputs if i.kind == "model" and i.state == "present"]
+    model_kwargs = _with_suite_options(s, runnable, model_kwargs or {})
     need_masks = any(k in AP_LABELS for k in s.metrics)
     classes = {}
     if s.task == "semantic":

@@ -14,6 +14,7 @@ import numpy as np
 from ...data.sources.semantic import SYNTHIA_13, SYNTHIA_16
 from ...eval.confusion import class_iou, subset_miou
 from ..semantic import stacked_confusions
+from .status import build_model
 
 #: metric -> the classes its mean runs over (None: every class of the dataset)
 CLASS_SUBSETS: dict[str, Optional[tuple[str, ...]]] = {"mIoU19": None, "mIoU16": SYNTHIA_16, "mIoU13": SYNTHIA_13}
@@ -23,14 +24,13 @@ CLASS_COLUMNS = ("suite", "model", "our_model", "dataset", "condition", "images"
 def semantic_frames(statuses: Sequence, builds: Sequence, out: Path, device: str, model_kwargs: Mapping[str, dict],
                     progress: Optional[Callable[[str], None]], random_weights: bool) -> tuple[dict, dict]:
     """((our model, build name, "semantic") -> per-image result rows, build name -> class names)."""
-    from baselines import create_model
 
     from ...eval.semantic import SEMANTIC_PROTOCOL, evaluate_semantic
     from ..results import read_results, semantic_classes
 
     frames, classes = {}, {}
     for st in {s.registry: s for s in statuses}.values():
-        model = create_model(st.registry, checkpoint=st.checkpoint, device=device, **model_kwargs.get(st.registry, {}))
+        model = build_model(st, device, model_kwargs)
         for b in {b.name: b for b in builds}.values():
             if progress:
                 progress(f"eval {st.registry} {SEMANTIC_PROTOCOL} on {b.name}")

@@ -225,3 +225,15 @@ def format_status(statuses: Sequence[SuiteStatus]) -> str:
             lines.append(f"  to train: {s.training_note}")
         lines.append("")
     return "\n".join(lines)
+
+
+def build_model(st: InputStatus, device: str, options: Mapping[str, dict]):
+    """The robustseg model ``st`` names, with its checkpoint and ``options[st.registry]``; a model built with
+    options carries them in its name (``model[k=v,...]``), so its results never pass for the default's."""
+    from baselines import create_model
+    from baselines.registry import model_display_name
+
+    kwargs = dict(options.get(st.registry, {}))
+    model = create_model(st.registry, checkpoint=st.checkpoint, device=device, **kwargs)
+    model.name = model_display_name(model.name, kwargs)
+    return model

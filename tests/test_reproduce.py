@@ -193,7 +193,8 @@ def test_list_says_which_datasets_and_weights_are_missing(tmp_path):
     assert st[("dataset", "msra10k")].state == "present"
     sum_st = {(i.kind, i.name): i for i in statuses["sum_ft_small_3point"].inputs}
     sub, dis = sum_st[("dataset", "fashionpedia_subpart")], sum_st[("dataset", "dis_vd")]
-    assert sub.state == "unavailable" and "no robustseg reader" in sub.detail
+    assert sub.state == "missing"
+    assert sub.detail == f"fashionpedia_subpart: folder {tmp_path / 'Fashionpedia'} not found"
     assert dis.state == "missing" and "DIS5K/DIS-VD" in dis.detail
     coift = sum_st[("dataset", "coift")]
     assert coift.state == "missing" and "thin_object_detection/COIFT" in coift.detail

@@ -3,6 +3,7 @@ subset, each read from a fixture whose file paths are written out literally in t
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,10 @@ def test_fashionpedia_subpart_image_name_may_not_leave_the_image_folder(tmp_path
     assert len(src) == 3 and src[0].image_id == "1"
     with pytest.raises(BadSampleError, match="points outside the image folder"):
         src[1]
+
+
+def test_hypersim_without_h5py_names_the_extra(tmp_path, monkeypatch):
+    """Runs whether or not h5py is installed: the source is refused at construction, naming the extra."""
+    monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py now raises ImportError
+    with pytest.raises(ValueError, match=r'needs h5py: pip install -e "\.\[hypersim\]"'):
+        create_source("hypersim", root=str(tmp_path))

@@ -14,9 +14,8 @@ import numpy as np
 
 from ..schema import Sample
 from .base import register_source
-from .coco import _CocoLike, file_in, index_coco_json
+from .coco import CocoSource
 from .coco_index import load_index
-from .common import require_dir, require_file, resolve_root
 from ...errors import BadInputError
 
 #: Fashionpedia's 19 apparel parts: garment parts (7), closures (2), decorations (10)
@@ -29,7 +28,7 @@ PART_CATEGORIES = ("hood", "collar", "lapel", "epaulette", "sleeve", "pocket", "
                              "(robustseg's reading of SUM's 861-image sub-part subset; the count it selects is "
                              "in params/manifest)",
                  layout="<root>/instances_attributes_val2020.json + images at <root>/test/<file_name>")
-class FashionpediaSubpartSource(_CocoLike):
+class FashionpediaSubpartSource(CocoSource):
     license = "CC-BY-4.0 (annotations; per SUM's appendix A.1); images under their own licences"
     citation = ("@inproceedings{jia2020fashionpedia, title={Fashionpedia: Ontology, Segmentation, and an Attribute "
                 "Localization Dataset}, author={Jia, Menglin and Shi, Mengyun and Sirotenko, Mikhail and Cui, Yin "
@@ -39,24 +38,18 @@ class FashionpediaSubpartSource(_CocoLike):
 
     def __init__(self, root: str | os.PathLike, annotations: str = "instances_attributes_val2020.json",
                  images: str = "test"):
-        self.root = resolve_root(root, self.name)
-        ann = require_file(self.root / annotations, self.name, "annotation file")
-        img_dir = require_dir(self.root / images, self.name, "image")
-        names = load_index(ann, f"{self.name}: {ann}").cat_names
+        super().__init__(root, annotations, images)
+        ann = self.ann_files[0]
+        names = load_index(ann, f"{self.name}: {ann}").cat_names  # parsed once, cached by content
         missing = [n for n in PART_CATEGORIES if n not in names]
         if missing:
             raise BadInputError(f"{self.name}: {ann} lacks Fashionpedia's apparel-part categories {missing}; is it "
                                 "a Fashionpedia instances json?")
         part_ids = np.array([k for k, n in enumerate(names) if n in PART_CATEGORIES])
-        every = index_coco_json(ann, lambda r: file_in(img_dir, r.get("file_name")), self.name)
-        self.items = [it for it in every
-                      if np.isin(it.anns.index.cat[it.anns.start:it.anns.end], part_ids).any()]
-        self.ann_files = [ann]
-        self.options = {"annotations": annotations, "images": images, "rule": "images with an apparel-part "
-                        "annotation; parts only", "selected_images": len(self.items), "val_images": len(every)}
-
-    def params(self) -> dict:
-        return super().params() | self.options
+        every = len(self.items)
+        self.items = [it for it in self.items if np.isin(it.anns.index.cat[it.anns.start:it.anns.end], part_ids).any()]
+        self.options |= {"rule": "images with an apparel-part annotation; parts only",
+                         "selected_images": len(self.items), "val_images": every}
 
     def __getitem__(self, index: int) -> Sample:
         sample = super().__getitem__(index)

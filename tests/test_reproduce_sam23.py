@@ -4,6 +4,7 @@ reads them and fills their cells."""
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,15 @@ def test_weight_free_rerun_reads_the_new_sources(tmp_path, suite, datasets, mode
         mine = [r for r in rows if r["dataset"] == name]
         assert mine and all(r["reproduced"] and 0 < float(r["reproduced"]) <= 100 for r in mine), mine
         assert all("manifest_sha256=" in r["data"] for r in mine)
+
+
+def test_a_dataset_without_a_reader_is_unavailable_and_its_cells_not_runnable(tmp_path):
+    """Every named set now has a reader; a suite entry with no source still says so, and its cells do not count."""
+    s = get_suite("sum_additional_sets")
+    cut = replace(s, datasets=tuple(replace(d, sources=(), inputs=()) if d.dataset == "ibd" else d
+                                    for d in s.datasets))
+    st = suite_status(cut, tmp_path, {})
+    ibd = next(i for i in st.inputs if i.kind == "dataset" and i.name == "ibd")
+    assert (ibd.state, ibd.detail) == ("unavailable", "no robustseg reader for it")
+    assert "cells   56 of 64 runnable" in format_status([st])
+    assert "cells   64 of 64 runnable" in format_status([suite_status(s, tmp_path, {})])

@@ -16,11 +16,12 @@ from benchmark.errors import BadInputError
 from tests.test_sources_sam23 import H, W, _image, _labels, _nucleus
 
 DOORS_TE1 = Path("DOORS") / "Regression" / "Te1_5000_b_2022-08-02 11.16.00"
+REST_FOLDERS = {"gtea", "doors", "ibd"}  # presets of the folder reader tested here
 
 
 def test_sources_text_gives_layout_licence_and_download_page():
     text = {entry.split()[0]: entry for entry in describe_sources()}
-    for name in ("gtea", "doors", "ibd", "ndispark", "plittersdorf", "fashionpedia_subpart"):
+    for name in REST_FOLDERS | set(COCO_FIXTURES) | {"fashionpedia_subpart", "hypersim"}:
         lines = text[name].splitlines()
         assert lines[1].strip().startswith("layout: <root>/"), name
         assert lines[2].strip().startswith("licence: ") and "unknown" not in lines[2], name

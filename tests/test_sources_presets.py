@@ -12,6 +12,7 @@ from PIL import Image
 from benchmark.data.sources import create_source, source_info
 from benchmark.data.sources.presets import load_presets
 from tests.test_sources_sam23 import SAM23_COCO, SAM23_FOLDERS
+from tests.test_sources_sam23_rest import COCO_FIXTURES as REST_COCO, REST_FOLDERS
 
 H, W = 24, 32
 # preset -> (image path, mask path) of two samples, as each dataset publishes them
@@ -45,8 +46,8 @@ def _mask(path: Path, labels: bool) -> np.ndarray:
 
 def test_the_table_covers_the_tested_presets_and_says_where_each_layout_came_from():
     data = load_presets()
-    assert set(data["folders"]) == set(FOLDERS) | SAM23_FOLDERS
-    assert set(data["coco"]) == set(COCO) | {"paco"} | SAM23_COCO
+    assert set(data["folders"]) == set(FOLDERS) | SAM23_FOLDERS | REST_FOLDERS
+    assert set(data["coco"]) == set(COCO) | {"paco"} | SAM23_COCO | set(REST_COCO)
     for kind in ("folders", "coco"):
         for name, spec in data[kind].items():
             info = source_info(name)

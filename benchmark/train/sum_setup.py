@@ -48,11 +48,12 @@ def prepare_sum(model, recipe, refiner_checkpoint: Optional[str]) -> dict:
                              "(its mask-refinement module makes the uncertainty maps)")
         refiner = _load_refiner(labeller, refiner_checkpoint)
         extra["refiner_sha256"] = sha256_file(refiner_checkpoint)
-    elif refiner_checkpoint is not None and cfg.stage == "sum":
-        raise UsageError(f"--refiner is not read by train sum with uncertainty={cfg.uncertainty} and "
-                         f"pseudo_label={cfg.pseudo_label} (no mask-refinement module involved); drop it")
-    elif refiner_checkpoint is not None:
+    elif refiner_checkpoint is not None and cfg.stage != "sum":
         raise UsageError(f"--refiner is only for training sum (this recipe is {recipe.family})")
+    elif refiner_checkpoint is not None:
+        why = ("no image is unlabelled (unlabelled_fraction 0)" if recipe.unlabelled_fraction <= 0 else
+               f"uncertainty={cfg.uncertainty} and pseudo_label={cfg.pseudo_label} involve no mask-refinement module")
+        raise UsageError(f"--refiner is not read by this train sum run: {why}; drop it")
     model.attach_training(cfg, labeller, refiner)
     return extra
 

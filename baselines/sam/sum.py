@@ -39,25 +39,33 @@ def build_torch_model(variant: str, config: str | None = None):
     return model
 
 
-class SumAdapter(SamFamilyPredictor):
-    """SAM outputs (K = 3 multimask / K = 1), with the task prompt on rounds without a mask input."""
+TASK_ROUNDS = ("first", "all")
 
-    def __init__(self, model, device: str = "cpu", dtype="float32", task: str = "unspecified"):
+
+class SumAdapter(SamFamilyPredictor):
+    """SAM outputs (K = 3 multimask / K = 1), with the task prompt on rounds without a mask input
+    (``task_rounds="first"``, the paper's SUM) or on every round (``"all"``: the Table 2 ablation "SUM
+    Continuous TP", task prompt 'in all rounds ... during training and inference')."""
+
+    def __init__(self, model, device: str = "cpu", dtype="float32", task: str = "unspecified",
+                 task_rounds: str = "first"):
         super().__init__(model, device=device, dtype=dtype)
         if task not in TASKS:
             raise ModelArgumentError(f"unknown SUM task {task!r}; valid: {', '.join(TASKS)}")
-        self.task = TASKS[task]
+        if task_rounds not in TASK_ROUNDS:
+            raise ModelArgumentError(f"unknown SUM task_rounds {task_rounds!r}; valid: {', '.join(TASK_ROUNDS)}")
+        self.task, self.every_round = TASKS[task], task_rounds == "all"
 
     def embed_prompts(self, points, boxes, masks):
-        task = self.task if masks is None else 0  # the paper uses the task prompt in the first round only
+        task = self.task if masks is None or self.every_round else 0  # SUM: the first round only
         return self.model.prompt_encoder(points, boxes, masks, task_prompt=task)
 
 
 VARIANTS = ("vit_b", "vit_l", "vit_h")
 SUM = register_family(
     ModelFamily("sum", build_torch_model, SumAdapter, files={v: f"sum_{v}.pth" for v in VARIANTS}),
-    VARIANTS, description="SUM {label}: SAM + task prompt (task= kwarg)", public_weights=False,
+    VARIANTS, description="SUM {label}: SAM + task prompt (task=, task_rounds=first|all kwargs)", public_weights=False,
     tags=("sam", "sum"),
     verified=("keys = SAM official list + prompt_encoder.task_prompt_embedding.{0..3}.weight [1, 256] as in "
               "Kangningthu/SUM modeling/prompt_encoder.py (read, not run); no weights published"))
-make_sum = SUM.make  # make_sum(variant, checkpoint=None, device=, dtype=, config=None, task=..., sha256=None)
+make_sum = SUM.make  # make_sum(variant, checkpoint=None, device=, dtype=, config=None, task=..., task_rounds=...)

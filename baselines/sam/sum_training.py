@@ -17,6 +17,10 @@ Two stages, chosen by ``SumTrainingConfig.stage``:
   where the target is missed, negative where the prediction overshoots), one round with no new click; every
   round after the first gets the previous low-res logits as mask prompt.
 
+The paper's ablations are options of the ``sum`` stage (``CHOICES``; docs/training.md#sum maps each Table 2 /
+Fig. 5 / App. F.2 row to its options): which mask is the pseudo-label, which uncertainty map, whether
+prompts are drawn by certainty, and in which rounds the task prompt is added.
+
 The frozen helpers (the initial SAM, the refinement module) live outside the module tree: they are
 neither trained, saved nor moved by the trainer."""
 from __future__ import annotations
@@ -31,6 +35,11 @@ from .configs import official
 from .training import TrainableSam
 
 
+#: the values of SUM's ablation options (``SumTrainingConfig`` fields); the first is SUM's own
+CHOICES = {"pseudo_label": ("sam", "refined"), "uncertainty": ("refiner", "confidence", "discrepancy", "none"),
+           "prompt_sampling": ("certainty", "uniform"), "task_prompt": ("first", "all", "none")}
+
+
 @dataclass(frozen=True)
 class SumTrainingConfig:
     stage: str = "sum"  # "sum" (SUM fine-tuning) or "refine" (the mask-refinement module)
@@ -40,6 +49,21 @@ class SumTrainingConfig:
     min_stability: float = 0.95
     max_area: float = 0.95
     refine_min_iou: float = 0.7  # refinement pairs kept when IoU(pseudo-label, ground truth) >= this (App. D.2)
+    # the paper's ablations (Table 2, Fig. 5 / Table 1, App. F.2); the defaults are SUM itself
+    pseudo_label: str = "sam"  # "sam", or "refined": the module's refined mask (Table 2 "Mask Refinement")
+    uncertainty: str = "refiner"  # "refiner" (Eq. 3), "confidence", "discrepancy" (Fig. 5), "none" (Vanilla)
+    prompt_sampling: str = "certainty"  # "certainty" (§3.2.2) or "uniform" (App. F.2 "w/o uncertainty sampling")
+    task_prompt: str = "first"  # "first" (§3.2.4), "all" (Table 2 "Continuous TP") or "none"
+
+    def __post_init__(self):
+        for key, valid in CHOICES.items():
+            if getattr(self, key) not in valid:
+                raise ValueError(f"SUM option {key}={getattr(self, key)!r}; valid: {', '.join(valid)}")
+
+    @property
+    def needs_refiner(self) -> bool:
+        """Whether the trained mask-refinement module is read (its uncertainty maps or its refined masks)."""
+        return self.uncertainty == "refiner" or self.pseudo_label == "refined"
 
 
 @dataclass
@@ -71,6 +95,24 @@ def box_of(mask: torch.Tensor) -> torch.Tensor:
     """[x0, y0, x1, y1] of the mask's extreme pixels (inclusive)."""
     ys, xs = torch.nonzero(mask, as_tuple=True)
     return torch.stack([xs.min(), ys.min(), xs.max(), ys.max()]).float()
+
+
+def certainty_map(kind: str, s: torch.Tensor, r: Optional[torch.Tensor] = None,
+                  b: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Per-pixel certainty c = 1 - u of a pseudo-label with logits ``s``. ``refiner``: Eq. 3 with ``r`` the
+    refinement module's logits; ``confidence``: SAM's own logit confidence max(p, 1 - p), p = sigmoid(s)
+    (Eq. 3 with the refined prediction replaced by the binary pseudo-label itself); ``discrepancy``: Eq. 3
+    with ``r`` replaced by ``b``, a second prediction for the same target; ``none``: 1 everywhere."""
+    p = torch.sigmoid(s)
+    if kind == "refiner":
+        return 1 - (p - torch.sigmoid(r)).abs()
+    if kind == "confidence":
+        return torch.maximum(p, 1 - p)
+    if kind == "discrepancy":
+        return 1 - (p - torch.sigmoid(b)).abs()
+    if kind == "none":
+        return torch.ones_like(s)
+    raise ValueError(f"unknown SUM uncertainty {kind!r}; valid: refiner, confidence, discrepancy, none")
 
 
 def _iou(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -136,6 +178,16 @@ class SumSam(TrainableSam):
         out, _ = self._decode(owner, emb, sparse, dense, multimask=False)
         return self.to_train_size(out, size)[0, 0]
 
+    def _box_answer(self, owner, emb, s: torch.Tensor, size: int) -> torch.Tensor:
+        """``owner``'s single-output logits at size for the box around the pseudo-label ``s > 0``: the
+        second prediction for the same target that SUM Discrepancy-Uncer compares with (App. E.1 prompts
+        with "a bounding box derived from the pseudo label")."""
+        if not bool((s > 0).any()):
+            return s
+        sparse, dense = self._embed(owner.prompt_encoder, [], [], box_of(s > 0), None, 0, size)
+        out, _ = self._decode(owner, emb, sparse, dense, multimask=False)
+        return self.to_train_size(out, size)[0, 0]
+
     # the two stages ---------------------------------------------------------------------------------
 
     def training_outputs(self, batch: TrainingBatch, *, generator: Optional[torch.Generator] = None,
@@ -170,8 +222,8 @@ class SumSam(TrainableSam):
         """Per item: the target (ground truth, or SAM's pseudo-label) and its per-pixel certainty."""
         h = self.sum_helpers
         targets, certainty = [], []
-        idx = [i for i, u in enumerate(unlabelled) if u]
-        if idx and h.refiner is None:
+        cfg, idx = h.config, [i for i, u in enumerate(unlabelled) if u]
+        if idx and cfg.needs_refiner and h.refiner is None:
             raise RuntimeError("unlabelled items need the mask-refinement module (attach_training refiner=)")
         with torch.no_grad():
             emb_l = h.labeller.image_encoder(x[idx]) if idx else None
@@ -182,24 +234,29 @@ class SumSam(TrainableSam):
                     continue
                 j = idx.index(i)
                 click, low, s, keep, _ = self._pseudo_label(emb_l[j:j + 1], gt, size, generator, by_gt=False)
-                r = self._refined(h.refiner, emb_l[j:j + 1], click, low, s, size)
-                c = 1 - (torch.sigmoid(s) - torch.sigmoid(r)).abs()
-                targets.append((s > 0).float())
+                e = emb_l[j:j + 1]
+                r = self._refined(h.refiner, e, click, low, s, size) if cfg.needs_refiner else None
+                b = self._box_answer(h.labeller, e, s, size) if cfg.uncertainty == "discrepancy" else None
+                c = certainty_map(cfg.uncertainty, s, r, b)
+                targets.append(((r if cfg.pseudo_label == "refined" else s) > 0).float())
                 certainty.append(c if keep else torch.zeros_like(c))
         return targets, certainty
 
     def _sum_stage(self, x, gts, unlabelled, batch: TrainingBatch, generator) -> TrainingOutputs:
         cfg, size = self.sum_helpers.config, batch.train_size
         targets, certainty = self._targets(x, gts, unlabelled, size, generator)
+        # prompts drawn with P_i = c_i / sum c (§3.2.2), or uniformly over the region as SAM (App. F.2 ablation)
+        weights = certainty if cfg.prompt_sampling == "certainty" else [torch.ones_like(c) for c in certainty]
+        first_task = [0 if u or cfg.task_prompt == "none" else cfg.labelled_task for u in unlabelled]
         emb = self.image_encoder(x)
         prompts = []  # per item: [points, labels, box, previous low-res logits, previous prediction]
         for i, (t, c) in enumerate(zip(targets, certainty)):
             if unlabelled[i]:  # the first prompt, like every later one, drawn by certainty
                 if float(torch.rand(1, generator=generator, device=t.device)) < 0.5:  # generator on t's device
                     box = box_of(t > 0) if bool((t > 0).any()) else None
-                    click = None if box is not None else weighted_pixel(t > 0, c, generator)
+                    click = None if box is not None else weighted_pixel(t > 0, weights[i], generator)
                 else:
-                    box, click = None, weighted_pixel(t > 0, c, generator)
+                    box, click = None, weighted_pixel(t > 0, weights[i], generator)
                 pts = [click] if click is not None else []
                 prompts.append([pts, [1] * len(pts), box, None, None])
             else:
@@ -211,11 +268,11 @@ class SumSam(TrainableSam):
             for i, (t, c) in enumerate(zip(targets, certainty)):
                 pts, labels, box, mask_in, pred = prompts[i]
                 if 0 < r < cfg.rounds - 1:  # one click in the error region; the last round adds none
-                    click = weighted_pixel(pred != (t > 0), c, generator)
+                    click = weighted_pixel(pred != (t > 0), weights[i], generator)
                     if click is not None:
                         pts.append(click)
                         labels.append(int(t[click[1], click[0]] > 0))
-                task = (0 if unlabelled[i] else cfg.labelled_task) if r == 0 else 0
+                task = first_task[i] if r == 0 or cfg.task_prompt == "all" else 0
                 sparse, dense = self._embed(self.prompt_encoder, pts, labels, box, mask_in, task, size)
                 low, iou = self._decode(self, emb[i:i + 1], sparse, dense, multimask=False)
                 out = self.to_train_size(low, size)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 from ..errors import UnknownNameError
-from .sum_recipe import SUM_ALIASES, SUM_MODEL_OF, sum_recipes
+from .sum_recipe import SUM_ALIASES, SUM_MODEL_OF, SUM_OPTION_CHOICES, sum_recipes
 
 ALIASES = {"gara-sam": "gara_sam_vit_b", "robustsam": "robustsam_vit_b"}  # CLI names -> recipe model names
 ALIASES.update(SUM_ALIASES)
+OPTION_CHOICES = dict(SUM_OPTION_CHOICES)  # recipe family -> {option: its valid values}
 MODEL_OF = dict(SUM_MODEL_OF)  # recipe family -> registry family, where a recipe trains another family's model
 
 
@@ -148,19 +149,27 @@ def registry_name(name: str) -> str:
             return model_family + name[len(family):]
     return name
 def override_recipe(recipe: Recipe, overrides: dict) -> Recipe:
-    """``recipe`` with fields replaced by name; an unknown field or a value of another type is a UsageError."""
+    """``recipe`` with fields, or entries of its ``options``, replaced by name; an unknown name, a value of
+    another type, or a value outside an option's choices (``OPTION_CHOICES``) is a UsageError."""
     from ..errors import UsageError
 
-    fields = {k: v for k, v in asdict(recipe).items() if k not in ("family", "sources")}
+    fields = {k: v for k, v in asdict(recipe).items() if k not in ("family", "sources", "options")}
+    options, choices = dict(recipe.options), OPTION_CHOICES.get(recipe.family, {})
     for key, value in overrides.items():
-        if key not in fields:
-            raise UsageError(f"recipe override {key!r}: not a recipe field; valid: {', '.join(sorted(fields))}")
-        want = type(fields[key])
+        if key not in fields and (key not in options or key == "stage"):  # the stage is the recipe itself
+            raise UsageError(f"recipe override {key!r}: not a recipe field; valid: {', '.join(sorted(fields))}"
+                             + (f"; options: {', '.join(sorted(set(options) - {'stage'}))}" if options else ""))
+        want = type(fields[key] if key in fields else options[key])
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) if want is float else \
             isinstance(value, want) and (want is not int or not isinstance(value, bool))
         if not ok:
             raise UsageError(f"recipe override {key!r}: {value!r} is not a {want.__name__}")
-    return replace(recipe, **{k: (float(v) if type(fields[k]) is float else v) for k, v in overrides.items()})
+        if key in choices and value not in choices[key]:
+            raise UsageError(f"recipe option {key}={value}: valid: {', '.join(choices[key])}")
+        if key in options:
+            options[key] = float(value) if want is float else value
+    top = {k: (float(v) if type(fields[k]) is float else v) for k, v in overrides.items() if k in fields}
+    return replace(recipe, options=options, **top)
 
 
 def recipe_for(model_name: str) -> Recipe:

@@ -7,8 +7,11 @@ the paper is followed and the source says so. A function of the ``Recipe`` class
 import ``recipes`` (which imports it)."""
 from __future__ import annotations
 
+from baselines.sam.sum_training import CHOICES
+
 SUM_ALIASES = {"sum": "sum_vit_b", "sum-refine": "sum_refine_vit_b"}
-SUM_MODEL_OF = {"sum_refine": "sum"}  # the refinement module is a SUM/SAM model with fine-tuned decoder
+SUM_MODEL_OF = {"sum_refine": "sum"}
+SUM_OPTION_CHOICES = {"sum": CHOICES}  # the ablation options --recipe-option accepts, with their values  # the refinement module is a SUM/SAM model with fine-tuned decoder
 
 _P = "SUM (NeurIPS 2024)"
 _CODE = "Kangningthu/SUM@2a1d378"
@@ -40,6 +43,31 @@ _SHARED = {
 }
 
 
+_ABLATION_DEFAULTS = {"pseudo_label": "sam", "uncertainty": "refiner", "prompt_sampling": "certainty",
+                      "task_prompt": "first"}
+_ABLATION_SOURCES = {  # the default (SUM), then what each other value reproduces
+    "options.pseudo_label": f"{_P} §3.1: 'sam' = SAM's pseudo-label (the automatic-mask output); 'refined' = "
+                            "the mask-refinement module's refined mask as pseudo-label, §4.3 Table 2 'Mask "
+                            "Refinement: uses the refined masks produced by the mask-refinement module of SUM as "
+                            "pseudo labels ... otherwise the same as the Vanilla baseline'",
+    "options.uncertainty": f"{_P} §3.2.3 Eq. 3: 'refiner' = c = 1 - |sigmoid(s) - sigmoid(r)|; 'none' = c 1 on "
+                           "kept pseudo-labels, §4.1 Vanilla 'following the standard SAM training protocol, "
+                           "without discriminating between human and SAM pseudo labels'; 'confidence' = §4.2 SUM "
+                           "Confidence-Uncer 'uses logit confidence of SAM prediction', ours: c = max(p, 1 - p), "
+                           "p = sigmoid(s); 'discrepancy' = §4.2 SUM Discrepancy-Uncer 'the discrepancy between "
+                           "multiple predictions for a target mask' with App. E.1's box derived from the pseudo-"
+                           "label, ours: c = 1 - |sigmoid(s) - sigmoid(b)|, b the initial SAM's answer to that box "
+                           "(the paper's teacher-student / dual-decoder networks are not reconstructed)",
+    "options.prompt_sampling": f"{_P} §3.2.2: 'certainty' = P_i = c_i / sum c; 'uniform' = SAM's uniform draw "
+                               "over the region, App. F.2 'a version of SUM without uncertainty-aware sampling' "
+                               "(the uncertainty-aware loss kept)",
+    "options.task_prompt": f"{_P} §3.2.4 / App. B.2: 'first' = task prompt with the first prompt only; 'all' = "
+                           "§4.3 Table 2 SUM Continuous TP, 'utilized continuously in all rounds ... during "
+                           "training and inference' (evaluate with the model option task_rounds=all); 'none' = "
+                           "§4.3 'SUM w/o Task Prompt' and Vanilla (SAM's protocol has no task prompt)",
+}
+
+
 def sum_recipes(recipe_cls) -> dict:
     """{"sum": ..., "sum_refine": ...} built with ``recipe_cls`` (``benchmark.train.recipes.Recipe``)."""
     common = dict(optimizer="adamw", lr=1e-5, weight_decay=0.1, batch_size=40, train_size=1024,
@@ -48,7 +76,8 @@ def sum_recipes(recipe_cls) -> dict:
     sum_ = recipe_cls(
         family="sum", trainable=("image_encoder.", "prompt_encoder.", "mask_decoder."), layer_decay=0.8,
         prompt="points_or_box", num_points=1, iou_weight=1.0, **common,
-        options={"stage": "sum", "rounds": 7, "labelled_task": 2, "certainty_threshold": 0.6, **_FILTERS},
+        options={"stage": "sum", "rounds": 7, "labelled_task": 2, "certainty_threshold": 0.6, **_FILTERS,
+                 **_ABLATION_DEFAULTS},
         sources={
             **_SHARED,
             "trainable": f"{_P} App. F.1: fine-tuning the whole SAM is the default (the HQ-SAM-arch variant of "
@@ -67,6 +96,7 @@ def sum_recipes(recipe_cls) -> dict:
             "options.labelled_task": f"ours: built datasets hold instance (entity) masks; {_P} §3.2.4 task prompt 2 "
                                      "for entity data, 0 for unlabelled data",
             "length": f"{_P} App. B.1: 6,000 iterations of 40 images; pass --steps (the default is one epoch)",
+            **_ABLATION_SOURCES,
         })
     refine = recipe_cls(
         family="sum_refine", trainable=("prompt_encoder.", "mask_decoder."), prompt="points", num_points=1,

@@ -36,17 +36,24 @@ def prepare_sum(model, recipe, refiner_checkpoint: Optional[str]) -> dict:
     """Attach SUM's frozen helpers to ``model`` (its initial weights already loaded); return what the run
     identity must record (the refinement module's sha256)."""
     names = {f.name for f in fields(SumTrainingConfig)}
-    cfg = SumTrainingConfig(**{k: v for k, v in recipe.options.items() if k in names})
+    try:
+        cfg = SumTrainingConfig(**{k: v for k, v in recipe.options.items() if k in names})
+    except ValueError as e:
+        raise UsageError(f"recipe {recipe.family}: {e}") from None
     labeller = copy.deepcopy(model)
     refiner, extra = None, {}
-    if cfg.stage == "sum" and recipe.unlabelled_fraction > 0:
+    if cfg.stage == "sum" and recipe.unlabelled_fraction > 0 and cfg.needs_refiner:
         if refiner_checkpoint is None:
             raise UsageError("training sum needs --refiner: the weights of a sum-refine run on the same dataset "
                              "(its mask-refinement module makes the uncertainty maps)")
         refiner = _load_refiner(labeller, refiner_checkpoint)
         extra["refiner_sha256"] = sha256_file(refiner_checkpoint)
-    elif refiner_checkpoint is not None:
+    elif refiner_checkpoint is not None and cfg.stage != "sum":
         raise UsageError(f"--refiner is only for training sum (this recipe is {recipe.family})")
+    elif refiner_checkpoint is not None:
+        why = ("no image is unlabelled (unlabelled_fraction 0)" if recipe.unlabelled_fraction <= 0 else
+               f"uncertainty={cfg.uncertainty} and pseudo_label={cfg.pseudo_label} involve no mask-refinement module")
+        raise UsageError(f"--refiner is not read by this train sum run: {why}; drop it")
     model.attach_training(cfg, labeller, refiner)
     return extra
 

@@ -154,7 +154,8 @@ def override_recipe(recipe: Recipe, overrides: dict) -> Recipe:
     from ..errors import UsageError
 
     fields = {k: v for k, v in asdict(recipe).items() if k not in ("family", "sources", "options")}
-    options, choices = dict(recipe.options), OPTION_CHOICES.get(recipe.family, {})
+    # any dataclass of settings works (ECOCSeg's recipe has no family and no options)
+    options, choices = dict(getattr(recipe, "options", {})), OPTION_CHOICES.get(getattr(recipe, "family", ""), {})
     for key, value in overrides.items():
         if key not in fields and (key not in options or key == "stage"):  # the stage is the recipe itself
             raise UsageError(f"recipe override {key!r}: not a recipe field; valid: {', '.join(sorted(fields))}"
@@ -169,7 +170,7 @@ def override_recipe(recipe: Recipe, overrides: dict) -> Recipe:
         if key in options:
             options[key] = float(value) if want is float else value
     top = {k: (float(v) if type(fields[k]) is float else v) for k, v in overrides.items() if k in fields}
-    return replace(recipe, options=options, **top)
+    return replace(recipe, **top, **({"options": options} if hasattr(recipe, "options") else {}))
 
 
 def recipe_for(model_name: str) -> Recipe:

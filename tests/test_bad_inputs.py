@@ -569,3 +569,22 @@ def test_cli_pickled_npy_and_wrong_size_mask(tmp_path):
                                    "--profile", "clear", "--out", tmp_path / "c"))
     assert "masks/a.png: mask is 19x12 (WxH) but its image a.jpg is 16x12" in line
 
+
+
+@pytest.mark.parametrize("name", ["coco", "lvis"])
+def test_build_identity_changes_with_the_annotation_files_content(tmp_path, name):
+    """The annotation json's sha256 is part of a COCO-family build's identity, beside its (unchanged) name:
+    editing the json under the same name must change the fingerprint, so a resumed build never mixes the two."""
+    root = coco_root(tmp_path, anns=[ann([[2.0, 2.0, 10.0, 2.0, 10.0, 9.0]])])
+    opts = {"annotations": "ann.json"} | ({"images": "images"} if name == "coco" else {})
+    if name == "lvis":
+        data = json.loads((root / "ann.json").read_text())
+        data["images"][0]["coco_url"] = "http://images.cocodataset.org/images/a.jpg"
+        (root / "ann.json").write_text(json.dumps(data))
+    before = create_source(name, root=str(root), **opts).params()
+    data = json.loads((root / "ann.json").read_text())
+    data["annotations"][0]["segmentation"] = [[2.0, 2.0, 11.0, 2.0, 11.0, 9.0]]
+    (root / "ann.json").write_text(json.dumps(data))
+    after = create_source(name, root=str(root), **opts).params()
+    assert before["annotations"] == after["annotations"] == "ann.json"
+    assert before["annotations_sha256"] != after["annotations_sha256"]

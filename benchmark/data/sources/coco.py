@@ -158,7 +158,7 @@ class _CocoLike(Source):
         return len(self.items)
 
     def params(self) -> dict:
-        return {"root": str(self.root), "annotations": files_digest(self.ann_files, self.root)}
+        return {"root": str(self.root), "annotations_sha256": files_digest(self.ann_files, self.root)}
 
     def __getitem__(self, index: int) -> Sample:
         item = self.items[index]

@@ -85,9 +85,9 @@ def cmd_train(a) -> int:
 
         weights = train_ecocseg_with(a.dataset, a.target_dataset, a.out, device=a.device, config=a.config,
                                      steps=a.steps, batch_size=a.batch_size, crop=a.train_size, lr=a.lr, seed=a.seed,
-                                     resume=not a.no_resume, save_every=a.save_every, progress_bar=True,
+                                     resume=not a.no_resume, save_every=a.save_every, progress_bar=True, init_checkpoint=a.init_checkpoint,
                                      recipe_options=T.options(a.recipe_option), not_taken={f"--{k.replace('_', '-')}": v for k, v in (
-                                         ("init_checkpoint", a.init_checkpoint), ("refiner", a.refiner), ("random_weights", a.random_weights),
+                                         ("refiner", a.refiner), ("random_weights", a.random_weights),
                                          ("grad_accum", a.grad_accum != 1), ("dtype", a.dtype != "float32"), ("splits", a.splits),
                                          ("dataset_config", a.dataset_config))})
         print(f"weights: {weights}")
@@ -292,7 +292,7 @@ def parser() -> T.OneLineParser:
     p.add_argument("--target-dataset", help="ecocseg: the unlabelled target build (its labels are not read)")
     p.add_argument("--out", required=True, help="run folder (weights, log.csv, checkpoints); rerun to resume")
     p.add_argument("--init-checkpoint", help="official SAM weights of the same size (e.g. sam_vit_b_01ec64.pth; "
-                                             "ruac: sam2.1_hiera_base_plus.pt)")
+                                             "ruac: sam2.1_hiera_base_plus.pt; ecocseg: an ImageNet MiT encoder, mit_b5.pth)")
     p.add_argument("--refiner", help="sum: weights of a sum-refine run on the same dataset (the mask-refinement "
                                      "module that makes SUM's uncertainty maps)")
     p.add_argument("--random-weights", action="store_true",

@@ -4,6 +4,7 @@ rare-class sampling, the pseudo-label crop, the strong augmentation, mmcv's para
 the CLI's one-line refusals."""
 import colorsys
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -135,7 +136,7 @@ def test_scales_by_source_and_bad_scale_text():
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--init-checkpoint", "x.pth"], "does not take --init-checkpoint"),
+    (["--refiner", "x.pth"], "does not take --refiner"),
     (["--grad-accum", "2"], "does not take --grad-accum"),
     (["--recipe-option", "nope=1"], "'nope': not an ecocseg setting; valid: "),
     (["--recipe-option", "flip=2"], "flip=2.0: must be in [0, 1]"),
@@ -150,3 +151,102 @@ def test_cli_misuse_is_one_line_exit_2(tmp_path, capsys, extra, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "run").exists()
+
+
+# --- a codebook from a file (the paper's CLIP codebook, as the authors' config lists it) ------------------
+
+def _codebook(n=4, k=6, seed=0):
+    from baselines.ecoc.codebook import random_codebook
+
+    return random_codebook(n, k, trials=32, seed=seed).astype(int).tolist()
+
+
+def test_codebook_file_is_used_as_given(tmp_path):
+    import json
+
+    from benchmark.train.ecocseg_run import _session
+
+    rows = _codebook()
+    (tmp_path / "cb.json").write_text(json.dumps(rows))
+    run = _session(EcocSegRecipe(config="tiny", bits=6, codebook=str(tmp_path / "cb.json")), 4, "cpu")
+    assert run.pair["student"].code_book.tolist() == rows == run.pair["teacher"].code_book.tolist()
+    np.save(tmp_path / "cb.npy", np.array(rows, dtype=np.int64))
+    run = _session(EcocSegRecipe(config="tiny", bits=6, codebook=str(tmp_path / "cb.npy")), 4, "cpu")
+    assert run.pair["student"].code_book.tolist() == rows
+
+
+@pytest.mark.parametrize("content, message", [
+    ([[0, 1], [1, 0], [1, 1]], "3 rows of lengths [2]; must be 4 rows"),
+    ([[0, 1], [1, 0], [1, 1], [0]], "must be 4 rows of one length"),
+    ([[0, 1], [1, 0], [1, 1], [0, 2]], "integers 0 or 1"),
+    ([[0, 1], [1, 0], [1, 1], [0, True]], "integers 0 or 1"),
+    ([[0, 1], [1, 0], [1, 1], [0, 1.0]], "integers 0 or 1"),
+    ([[0, 1], [1, 0], [1, 1], [0, 1]], "two classes share a codeword"),
+    ({"rows": 4}, "a list of N lists"),
+])
+def test_bad_codebook_files_are_one_error_naming_the_file(tmp_path, content, message):
+    import json
+
+    from baselines.ecoc.codebook import read_codebook
+
+    (tmp_path / "cb.json").write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=f"cb.json: .*{re.escape(message)}"):
+        read_codebook(str(tmp_path / "cb.json"), 4)
+
+
+def test_codebook_files_that_are_not_plain_data_are_refused(tmp_path):
+    import os
+    import pickle
+
+    from baselines.ecoc.codebook import read_codebook
+
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="obj.npy: not a numpy array without pickles"):
+        read_codebook(str(tmp_path / "obj.npy"), 4)
+    (tmp_path / "p.json").write_bytes(pickle.dumps([[0, 1]]))
+    with pytest.raises(ValueError, match="p.json: not json"):
+        read_codebook(str(tmp_path / "p.json"), 4)
+    os.mkfifo(tmp_path / "fifo.json")
+    with pytest.raises(ValueError, match="fifo.json: must be a regular file"):
+        read_codebook(str(tmp_path / "fifo.json"), 4)  # never opened: a FIFO would block the read
+
+
+def test_codebook_with_another_length_or_on_the_softmax_head_is_refused(tmp_path):
+    import json
+
+    from benchmark.train.ecocseg_run import codebook_of
+
+    (tmp_path / "cb.json").write_text(json.dumps(_codebook()))
+    with pytest.raises(Exception, match="6-bit codewords but bits is 40; pass --recipe-option bits=6"):
+        codebook_of(EcocSegRecipe(codebook=str(tmp_path / "cb.json")), 4)
+    with pytest.raises(Exception, match="only the ecoc head has a codebook"):
+        codebook_of(EcocSegRecipe(head="softmax", bits=6, codebook=str(tmp_path / "cb.json")), 4)
+
+
+# --- the encoder from an ImageNet MiT checkpoint ------------------------------------------------------------
+
+def test_encoder_checkpoint_loads_into_the_backbone_only(tmp_path):
+    from baselines.checkpoints import CheckpointError
+    from benchmark.train.ecocseg_run import _session
+
+    donor = SegFormer(CONFIGS["tiny"], 4)
+    torch.nn.init.normal_(donor.backbone.patch_embed1.proj.weight)
+    mit = {k: v for k, v in donor.backbone.state_dict().items()} | {"head.weight": torch.zeros(1000, 32),
+                                                                    "head.bias": torch.zeros(1000)}
+    torch.save(mit, tmp_path / "mit_tiny.pth")
+    fresh = _session(EcocSegRecipe(config="tiny", head="softmax"), 4, "cpu")
+    run = _session(EcocSegRecipe(config="tiny", head="softmax"), 4, "cpu", init_checkpoint=str(tmp_path / "mit_tiny.pth"))
+    for name, pair in (("student", run.pair["student"]), ("teacher", run.pair["teacher"])):
+        got = pair.backbone.state_dict()
+        assert all(torch.equal(got[k], v) for k, v in donor.backbone.state_dict().items()), name
+    assert all(torch.equal(a, b) for a, b in zip(run.pair["student"].decode_head.state_dict().values(),
+                                                 fresh.pair["student"].decode_head.state_dict().values()))
+    whole = {f"backbone.{k}": v for k, v in donor.backbone.state_dict().items()} | \
+        {f"decode_head.{k}": v for k, v in donor.decode_head.state_dict().items()}
+    torch.save(whole, tmp_path / "segformer.pth")  # a whole SegFormer checkpoint: its encoder is taken
+    run = _session(EcocSegRecipe(config="tiny", head="softmax"), 4, "cpu", init_checkpoint=str(tmp_path / "segformer.pth"))
+    assert torch.equal(run.pair["student"].backbone.patch_embed1.proj.weight, donor.backbone.patch_embed1.proj.weight)
+    del mit["block1.0.attn.q.weight"]
+    torch.save(mit, tmp_path / "short.pth")
+    with pytest.raises(CheckpointError, match=r"short.pth \(encoder\) does not fit .*1 missing keys: block1.0.attn.q"):
+        _session(EcocSegRecipe(config="tiny", head="softmax"), 4, "cpu", init_checkpoint=str(tmp_path / "short.pth"))

@@ -84,11 +84,23 @@ def test_train_ecocseg_then_evaluate_the_trained_weights(tmp_path, shared_data):
     assert _run("build", "--source", "gta5", "--root", tmp_path / "gta", "--profile", "clear", "--out", tmp_path / "src") == 0
     assert _run("build", "--source", "cityscapes-semantic", "--root", shared_data / "adverse/cityscapes", "--profile",
                 "clear", "--image-format", "png", "--out", tmp_path / "tgt") == 0
+    import hashlib
+    import json
+
+    import torch
+
+    from baselines.segformer.configs import CONFIGS
+    from baselines.segformer.head import SegFormer
+
+    torch.save(SegFormer(CONFIGS["tiny"], 19).backbone.state_dict(), tmp_path / "mit_tiny.pth")  # an "ImageNet" MiT
     assert _run("train", "ecocseg", "--dataset", tmp_path / "src", "--target-dataset", tmp_path / "tgt", "--out",
                 tmp_path / "run", "--config", "tiny", "--steps", "2", "--batch-size", "1", "--train-size", "32",
-                "--device", "cpu", "--recipe-option", "rcs_min_pixels=50") == 0
+                "--device", "cpu", "--recipe-option", "rcs_min_pixels=50",
+                "--init-checkpoint", tmp_path / "mit_tiny.pth") == 0
     weights = tmp_path / "run/weights.safetensors"
     assert weights.exists() and (tmp_path / "run/recipe.json").exists()
+    identity = json.loads((tmp_path / "run/train.json").read_text())["identity"]
+    assert identity["init_checkpoint_sha256"] == hashlib.sha256((tmp_path / "mit_tiny.pth").read_bytes()).hexdigest()
     assert _run("eval", "--dataset", tmp_path / "tgt", "--model", "ecocseg-segformer-b0", "--model-option",
                 "config=tiny", "--checkpoint", weights, "--out", tmp_path / "res") == 0
     assert [p.name for p in (tmp_path / "res/tgt").iterdir()] == ["ecocseg-segformer-b0[config=tiny]"]

@@ -28,8 +28,9 @@ HEADS = ("softmax", "ecoc")
 
 
 def build_network(config: str, num_classes: int, head: str = "softmax", bits: int = 40, codebook_seed: int = 0,
-                  codebook_trials: Optional[int] = None):
-    """The torch module: SegFormer whose last conv gives C logits, or K bits plus a ``code_book`` buffer."""
+                  codebook_trials: Optional[int] = None, codebook: Optional[np.ndarray] = None):
+    """The torch module: SegFormer whose last conv gives C logits, or K bits plus a ``code_book`` buffer
+    (``codebook`` as given, else the searched random one)."""
     import torch
 
     from ..ecoc.codebook import DEFAULT_TRIALS, random_codebook
@@ -39,9 +40,12 @@ def build_network(config: str, num_classes: int, head: str = "softmax", bits: in
         raise ValueError(f"unknown SegFormer config {config!r}; valid: {', '.join(CONFIGS)}")
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; valid: {', '.join(HEADS)}")
+    if codebook is not None:
+        bits = codebook.shape[1]
     net = SegFormer(CONFIGS[config], bits if head == "ecoc" else num_classes)
     if head == "ecoc":
-        code = random_codebook(num_classes, bits, trials=codebook_trials or DEFAULT_TRIALS, seed=codebook_seed)
+        code = codebook if codebook is not None else \
+            random_codebook(num_classes, bits, trials=codebook_trials or DEFAULT_TRIALS, seed=codebook_seed)
         net.register_buffer("code_book", torch.from_numpy(code.astype(np.int64)))
     return net
 

@@ -19,9 +19,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
 import torch
 
+from baselines.checkpoints import file_digest, load_into, read_state_dict
 from baselines.contract import resolve_device
+from baselines.ecoc.codebook import read_codebook
 from baselines.segformer.configs import PIXEL_MEAN, PIXEL_STD
 from baselines.segformer.model import build_network
 
@@ -58,6 +61,7 @@ class EcocSegRecipe:
     rcs_min_crop_ratio: float = 0.5
     strong_aug: bool = True
     norm_decay_mult: float = 0.0
+    codebook: str = ""  # a codebook file (json or .npy, N x K of 0/1); "": the searched random codebook
 
 
 LOG_FIELDS = ("step", "loss", "lr")
@@ -73,6 +77,8 @@ SOURCES = {
     "rcs_temperature, rcs_min_pixels, rcs_min_crop_ratio": "authors' config rare_class_sampling (class_temp 0.01, "
                                                            "min_pixels 3000, min_crop_ratio 0.5)",
     "strong_aug": "DACS strong_transform on the mixed images (DAFormer uda/dacs.py: colour jitter s=0.2, p=0.2; blur)",
+    "codebook": "paper Sec. 5 default Mtext (CLIP text embeddings) needs CLIP: pass it as a file (the authors' "
+                "config lists one, marked 'clip 40 3'); by default the authors' random search (ECOC/ecoc.py)",
     "norm_decay_mult": "authors' config paramwise_cfg norm decay_mult 0 (encoder norms; 'head' wins for the head, "
                        "as mmcv matches the longest key first)",
 }
@@ -138,15 +144,45 @@ class _Run:
                                      self.param_names, self.scaler, self.device)
 
 
-def _session(recipe: EcocSegRecipe, num_classes: int, device: str) -> _Run:
+def _session(recipe: EcocSegRecipe, num_classes: int, device: str, init_checkpoint: Optional[str] = None) -> _Run:
     torch.manual_seed(recipe.seed)
-    net = build_network(recipe.config, num_classes, recipe.head, recipe.bits, recipe.seed, recipe.codebook_trials)
+    net = build_network(recipe.config, num_classes, recipe.head, recipe.bits, recipe.seed, recipe.codebook_trials,
+                        codebook_of(recipe, num_classes))
+    if init_checkpoint:
+        load_encoder(net, init_checkpoint)
     teacher = copy.deepcopy(net)  # DACS's _init_ema_weights: the teacher starts as the student
     pair = torch.nn.ModuleDict({"student": net, "teacher": teacher}).to(device)
     net.train()
     teacher.train(False)  # the teacher only predicts (dropout off, as DACS's EMA model)
     opt, names = _optimizer(net, recipe)
     return _Run(pair, opt, names, torch.amp.GradScaler("cpu", enabled=False), device)
+
+
+def codebook_of(recipe: EcocSegRecipe, num_classes: int) -> Optional[np.ndarray]:
+    """The codebook file the recipe names (``codebook``), checked; None: the searched random codebook."""
+    if not recipe.codebook:
+        return None
+    if recipe.head != "ecoc":
+        raise UsageError(f"recipe option codebook={recipe.codebook!r}: only the ecoc head has a codebook")
+    try:
+        code = read_codebook(recipe.codebook, num_classes)
+    except ValueError as e:
+        raise UsageError(f"recipe option codebook: {e}") from None
+    if code.shape[1] != recipe.bits:
+        raise UsageError(f"recipe option codebook: {recipe.codebook} has {code.shape[1]}-bit codewords but bits is "
+                         f"{recipe.bits}; pass --recipe-option bits={code.shape[1]}")
+    return code
+
+
+def load_encoder(net: torch.nn.Module, path: str) -> str:
+    """Load an encoder checkpoint into ``net.backbone`` strictly and return its sha256: an ImageNet MiT file
+    (NVlabs/SegFormer ``mit_b*.pth``: encoder keys and an ImageNet classifier ``head.*``, which is dropped)
+    or a whole SegFormer checkpoint (``backbone.*`` used, ``decode_head.*`` dropped). The decode head keeps
+    its initialisation, as in the paper's start from an ImageNet-pretrained MiT-B5."""
+    sd = read_state_dict(path)
+    encoder = {k.removeprefix("backbone."): v for k, v in sd.items() if not k.startswith(("head.", "decode_head."))}
+    load_into(net.backbone, encoder, where=f"{path} (encoder)")
+    return file_digest(path)
 
 
 def _optimizer(net: torch.nn.Module, recipe: EcocSegRecipe) -> tuple[torch.optim.AdamW, list[str]]:
@@ -171,11 +207,12 @@ def train_ecocseg(source_dir: str | os.PathLike, target_dir: str | os.PathLike, 
                   recipe: EcocSegRecipe = EcocSegRecipe(), device: str = "cpu",
                   progress: Optional[Callable[[int, float], None]] = None, *, resume: bool = True,
                   save_every: int = 500, progress_bar: bool = False,
-                  self_training: Optional[SelfTrainConfig] = None) -> Path:
+                  self_training: Optional[SelfTrainConfig] = None, init_checkpoint: Optional[str] = None) -> Path:
     """Self-train and return the path of ``weights.safetensors``. Rerunning with the same arguments resumes
     from the latest checkpoint in ``out`` and ends with the same weights as an uninterrupted run: every
     random draw of step s (samples, crops, flips, ClassMix, augmentation, dropout) is a function of (seed, s).
-    ``self_training`` defaults to ``SelfTrainConfig(head=recipe.head)``."""
+    ``self_training`` defaults to ``SelfTrainConfig(head=recipe.head)``; ``init_checkpoint`` loads the encoder
+    (``load_encoder``), else it starts from random init."""
     out = Path(out)
     if save_every < 1:
         raise UsageError(f"save_every ({save_every}) must be >= 1")
@@ -196,8 +233,10 @@ def train_ecocseg(source_dir: str | os.PathLike, target_dir: str | os.PathLike, 
                  Pipeline(tgt_rows, len(classes), recipe.crop, scale_of(recipe.target_scale, tgt_name, "target_scale"),
                           recipe.flip))
     device = resolve_device(device)
-    run = _session(recipe, len(classes), device)
+    run = _session(recipe, len(classes), device, init_checkpoint)
     identity = {"model": "ecocseg", "recipe": asdict(recipe), "self_training": asdict(cfg),
+                "init_checkpoint_sha256": file_digest(init_checkpoint) if init_checkpoint else "",
+                "codebook_sha256": file_digest(recipe.codebook) if recipe.codebook else "",
                 "source_fingerprint": _fingerprint(Path(source_dir)),
                 "target_fingerprint": _fingerprint(Path(target_dir))}
     out.mkdir(parents=True, exist_ok=True)
@@ -268,21 +307,21 @@ def _steps(run: _Run, recipe: EcocSegRecipe, cfg: SelfTrainConfig, data: tuple, 
 def train_ecocseg_with(source_dir: str | os.PathLike, target_dir: Optional[str | os.PathLike],
                        out: str | os.PathLike, device: str = "cpu", *, resume: bool = True, save_every: int = 500,
                        progress_bar: bool = False, recipe_options: Optional[dict] = None,
-                       not_taken: Optional[dict] = None, **overrides) -> Path:
+                       not_taken: Optional[dict] = None, init_checkpoint: Optional[str] = None, **overrides) -> Path:
     """``train_ecocseg`` with the recipe's defaults replaced by the ``overrides`` that are not None (what
     ``robustseg train ecocseg`` passes: config, steps, batch_size, crop, lr, seed) and by ``recipe_options``
     (``--recipe-option KEY=VALUE``: any field of ``EcocSegRecipe`` or ``SelfTrainConfig``). ``not_taken``:
     the CLI's options this command does not take, by flag; any that is set is refused."""
     given = [flag for flag, value in (not_taken or {}).items() if value]
     if given:
-        raise UsageError(f"train ecocseg does not take {', '.join(given)} (it self-trains from random init; "
-                         "settings: --config, --steps, --batch-size, --train-size, --lr, --seed, --recipe-option)")
+        raise UsageError(f"train ecocseg does not take {', '.join(given)} (settings: --init-checkpoint ENCODER, "
+                         "--config, --steps, --batch-size, --train-size, --lr, --seed, --recipe-option)")
     if not target_dir:
         raise UsageError("train ecocseg needs --target-dataset DIR (the unlabelled target build)")
     recipe = EcocSegRecipe(**{k: v for k, v in overrides.items() if v is not None})
     recipe, cfg = with_options(recipe, SelfTrainConfig(head=recipe.head), recipe_options or {})
     return train_ecocseg(source_dir, target_dir, out, recipe, device=device, resume=resume, save_every=save_every,
-                         progress_bar=progress_bar, self_training=cfg)
+                         progress_bar=progress_bar, self_training=cfg, init_checkpoint=init_checkpoint)
 
 
 def with_options(recipe: EcocSegRecipe, cfg: SelfTrainConfig, options: dict) -> tuple[EcocSegRecipe, SelfTrainConfig]:

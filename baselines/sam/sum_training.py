@@ -19,7 +19,10 @@ Two stages, chosen by ``SumTrainingConfig.stage``:
 
 The paper's ablations are options of the ``sum`` stage (``CHOICES``; docs/training.md#sum maps each Table 2 /
 Fig. 5 / App. F.2 row to its options): which mask is the pseudo-label, which uncertainty map, whether
-prompts are drawn by certainty, and in which rounds the task prompt is added.
+prompts are drawn by certainty, and in which rounds the task prompt is added. ``semisup=u2pl`` is the
+App. E.1 U2PL comparison: the uncertainty map no longer weights the loss (the standard losses on kept
+pseudo-labels) but splits pixels for U2PL's contrastive term (``sum_semisup``), which also needs the
+teacher's embeddings and answers for every item.
 
 The frozen helpers (the initial SAM, the refinement module) live outside the module tree: they are
 neither trained, saved nor moved by the trainer."""
@@ -32,12 +35,14 @@ import torch
 
 from ..training import TrainingBatch, TrainingOutputs
 from .configs import official
+from .sum_semisup import contrast_inputs
 from .training import TrainableSam
 
 
 #: the values of SUM's ablation options (``SumTrainingConfig`` fields); the first is SUM's own
 CHOICES = {"pseudo_label": ("sam", "refined"), "uncertainty": ("refiner", "confidence", "discrepancy", "none"),
-           "prompt_sampling": ("certainty", "uniform"), "task_prompt": ("first", "all", "none")}
+           "prompt_sampling": ("certainty", "uniform"), "task_prompt": ("first", "all", "none"),
+           "semisup": ("none", "u2pl")}
 
 
 @dataclass(frozen=True)
@@ -49,11 +54,14 @@ class SumTrainingConfig:
     min_stability: float = 0.95
     max_area: float = 0.95
     refine_min_iou: float = 0.7  # refinement pairs kept when IoU(pseudo-label, ground truth) >= this (App. D.2)
+    certainty_threshold: float = 0.6  # theta (App. B.1): U2PL's reliable / unreliable split (the loss reads it too)
     # the paper's ablations (Table 2, Fig. 5 / Table 1, App. F.2); the defaults are SUM itself
     pseudo_label: str = "sam"  # "sam", or "refined": the module's refined mask (Table 2 "Mask Refinement")
     uncertainty: str = "refiner"  # "refiner" (Eq. 3), "confidence", "discrepancy" (Fig. 5), "none" (Vanilla)
     prompt_sampling: str = "certainty"  # "certainty" (§3.2.2) or "uniform" (App. F.2 "w/o uncertainty sampling")
     task_prompt: str = "first"  # "first" (§3.2.4), "all" (Table 2 "Continuous TP") or "none"
+    # the semi-supervised comparison rows (App. E.1): "u2pl" = standard losses + U2PL's contrastive term
+    semisup: str = "none"
 
     def __post_init__(self):
         for key, valid in CHOICES.items():
@@ -219,20 +227,25 @@ class SumSam(TrainableSam):
         return TrainingOutputs(torch.stack(logits)[:, None], certainty=torch.stack(certainty)[:, None])
 
     def _targets(self, x, gts, unlabelled, size, generator):
-        """Per item: the target (ground truth, or SAM's pseudo-label) and its per-pixel certainty."""
+        """Per item: the target (ground truth, or SAM's pseudo-label) and its per-pixel certainty; with
+        ``semisup=u2pl`` also the teacher (the initial SAM): its embeddings, its logits per item (for
+        labelled items its answer to one click on the ground truth, drawn after every pseudo-label so those
+        draws stay SUM's) and whether each pseudo-label passed SAM's filters."""
         h = self.sum_helpers
-        targets, certainty = [], []
+        targets, certainty, teacher = [], [], {}
         cfg, idx = h.config, [i for i, u in enumerate(unlabelled) if u]
         if idx and cfg.needs_refiner and h.refiner is None:
             raise RuntimeError("unlabelled items need the mask-refinement module (attach_training refiner=)")
+        u2pl = cfg.semisup == "u2pl"
+        rows = list(range(len(gts))) if u2pl else idx
         with torch.no_grad():
-            emb_l = h.labeller.image_encoder(x[idx]) if idx else None
+            emb_l = h.labeller.image_encoder(x[rows]) if rows else None
             for i, gt in enumerate(gts):
                 if not unlabelled[i]:
                     targets.append(gt.float())
                     certainty.append(torch.ones_like(gt, dtype=torch.float32))
                     continue
-                j = idx.index(i)
+                j = rows.index(i)
                 click, low, s, keep, _ = self._pseudo_label(emb_l[j:j + 1], gt, size, generator, by_gt=False)
                 e = emb_l[j:j + 1]
                 r = self._refined(h.refiner, e, click, low, s, size) if cfg.needs_refiner else None
@@ -240,15 +253,27 @@ class SumSam(TrainableSam):
                 c = certainty_map(cfg.uncertainty, s, r, b)
                 targets.append(((r if cfg.pseudo_label == "refined" else s) > 0).float())
                 certainty.append(c if keep else torch.zeros_like(c))
-        return targets, certainty
+                teacher[i] = (s, keep)
+            if u2pl:
+                for i in (i for i, u in enumerate(unlabelled) if not u):
+                    teacher[i] = (self._pseudo_label(emb_l[i:i + 1], gts[i], size, generator, by_gt=False)[2], True)
+        if not u2pl:
+            return targets, certainty, None
+        return targets, certainty, (emb_l, [teacher[i][0] for i in range(len(gts))],
+                                    [teacher[i][1] for i in range(len(gts))])
 
     def _sum_stage(self, x, gts, unlabelled, batch: TrainingBatch, generator) -> TrainingOutputs:
         cfg, size = self.sum_helpers.config, batch.train_size
-        targets, certainty = self._targets(x, gts, unlabelled, size, generator)
+        targets, certainty, teacher = self._targets(x, gts, unlabelled, size, generator)
         # prompts drawn with P_i = c_i / sum c (§3.2.2), or uniformly over the region as SAM (App. F.2 ablation)
         weights = certainty if cfg.prompt_sampling == "certainty" else [torch.ones_like(c) for c in certainty]
         first_task = [0 if u or cfg.task_prompt == "none" else cfg.labelled_task for u in unlabelled]
         emb = self.image_encoder(x)
+        contrast = None
+        if teacher is not None:  # U2PL: the map splits pixels for the contrastive term; the loss is standard
+            contrast = contrast_inputs(emb, teacher[0], targets, teacher[1], certainty, teacher[2], unlabelled,
+                                       cfg.certainty_threshold)
+            certainty = [torch.full_like(c, float(k)) for c, k in zip(certainty, teacher[2])]  # Vanilla's weights
         prompts = []  # per item: [points, labels, box, previous low-res logits, previous prediction]
         for i, (t, c) in enumerate(zip(targets, certainty)):
             if unlabelled[i]:  # the first prompt, like every later one, drawn by certainty
@@ -281,4 +306,5 @@ class SumSam(TrainableSam):
                 ious.append(iou)
         rounds = cfg.rounds
         return TrainingOutputs(torch.cat(logits), targets=torch.stack(targets * rounds)[:, None],
-                               certainty=torch.stack(certainty * rounds)[:, None], iou_pred=torch.cat(ious))
+                               certainty=torch.stack(certainty * rounds)[:, None], iou_pred=torch.cat(ious),
+                               contrast=contrast)

@@ -25,6 +25,6 @@ def training_loss(model, items, recipe, generator: Optional[torch.Generator], de
     target = out.targets if out.targets is not None else \
         torch.as_tensor(np.stack([it.mask for it in items]), device=device)[:, None].float()
     if recipe.loss == "sum":  # uncertainty-aware (certainty 1 on labelled pixels: the standard losses)
-        return sum_loss(recipe, out.logits, target, out.certainty, out.iou_pred)
+        return sum_loss(recipe, out.logits, target, out.certainty, out.iou_pred, out.contrast, generator)
     return recipe_loss(recipe, out.logits, target, out.tokens, out.clear_tokens, out.features, out.clear_features,
                        out.adversarial)

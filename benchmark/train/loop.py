@@ -29,8 +29,9 @@ from .state import latest_step, load_checkpoint_state, save_checkpoint, save_wei
 from ..errors import UsageError
 
 LOG_FIELDS = ("step", "epoch", "images", "loss", "focal", "dice", "token", "embedding", "adversarial", "alignment",
-              "lr", "grad_norm", "images_per_s", "seconds", "max_memory_mb", "iou")
-LOSS_PARTS = ("focal", "dice", "token", "embedding", "adversarial", "alignment", "iou")
+              "lr", "grad_norm", "images_per_s", "seconds", "max_memory_mb", "iou",
+              "contrast")
+LOSS_PARTS = ("focal", "dice", "token", "embedding", "adversarial", "alignment", "iou", "contrast")
 
 
 @dataclass
@@ -53,6 +54,7 @@ class StepLog:
     seconds: float
     max_memory_mb: str = ""  # peak CUDA memory; empty on CPU
     iou: float = 0.0  # SUM: IoU-head MSE
+    contrast: float = 0.0  # SUM's U2PL row: U2PL's contrastive loss
 
 
 @dataclass

@@ -44,7 +44,7 @@ _SHARED = {
 
 
 _ABLATION_DEFAULTS = {"pseudo_label": "sam", "uncertainty": "refiner", "prompt_sampling": "certainty",
-                      "task_prompt": "first"}
+                      "task_prompt": "first", "semisup": "none", "contrast_weight": 1.0}
 _ABLATION_SOURCES = {  # the default (SUM), then what each other value reproduces
     "options.pseudo_label": f"{_P} §3.1: 'sam' = SAM's pseudo-label (the automatic-mask output); 'refined' = "
                             "the mask-refinement module's refined mask as pseudo-label, §4.3 Table 2 'Mask "
@@ -65,6 +65,19 @@ _ABLATION_SOURCES = {  # the default (SUM), then what each other value reproduce
                            "§4.3 Table 2 SUM Continuous TP, 'utilized continuously in all rounds ... during "
                            "training and inference' (evaluate with the model option task_rounds=all); 'none' = "
                            "§4.3 'SUM w/o Task Prompt' and Vanilla (SAM's protocol has no task prompt)",
+    "options.semisup": f"{_P} App. E.1 semi-supervised baselines: 'none' = SUM; 'u2pl' = U2PL adapted as SUM did "
+                       "('the same uncertainty map as used in SUM', 'task prompts', 'the standard loss function for "
+                       "both labeled and unlabeled examples' plus U2PL's 'contrastive loss to regularize the "
+                       "encoder's image embeddings'): the map no longer weights the loss (certainty 1 on kept "
+                       "pseudo-labels, as Vanilla) but splits reliable (c > theta) from unreliable pixels for "
+                       "U2PL's contrastive loss (benchmark/train/u2pl_loss.py: Haochen-Wang409/U2PL@ab3d2be "
+                       "temperature 0.5, 256 anchors, 50 negatives each, anchor threshold 0.3, rank rule with "
+                       "r_l = 1 for two classes as its issue #11 advises; negatives from the batch, not a memory "
+                       "bank); the teacher is the initial SAM (it makes the pseudo-labels), its image embeddings "
+                       "the keys (U2PL: an EMA teacher's representation head)",
+    "options.contrast_weight": f"{_P} App. E.1 'setting the contrastive loss weight to be 1 gets the best "
+                               "performance'; Haochen-Wang409/U2PL@ab3d2be train_semi.py contrastive loss_weight "
+                               "default 1 (pascal config); read only with semisup=u2pl",
 }
 
 

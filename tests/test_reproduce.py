@@ -207,16 +207,17 @@ def test_list_says_which_datasets_and_weights_are_missing(tmp_path):
     listing = format_status(list_suites_status(None))
     assert "sum_augseg_1point  [nothing runnable]" in listing  # AugSeg variants: no weights, no recipe
     assert "SUM (FT-Medium): needs a checkpoint: SUM publishes no weights: train your own" in listing
-    # the SUM ablation rows run our recipe's variant (recipe options), given a checkpoint; the separate
-    # methods (AugSeg, U2PL, the HQ-SAM-architecture rows) have no recipe and stay unavailable
+    # the SUM ablation rows and the U2PL baseline run our recipe's variant (recipe options), given a checkpoint;
+    # the separate methods without a recipe (AugSeg, the HQ-SAM-architecture rows) stay unavailable
     for row, option in (("Vanilla (FT-Medium)", "uncertainty=none"), ("Mask Refinement (FT-Medium)", "pseudo_label=refined"),
+                        ("U2PL (FT-Small)", "semisup=u2pl"),
                         ("SUM Continuous TP (FT-Medium)", "task_prompt=all"),
                         ("SUM Discrepancy-Uncer (FT-Small)", "uncertainty=discrepancy"),
                         ("SUM w/o uncertainty sampling (FT-Medium)", "prompt_sampling=uniform")):
         line = next(x for x in listing.splitlines() if f"model   missing     {row}:" in x)
         assert "needs a checkpoint" in line and f"--recipe-option {option}" in line, line
     assert "SAM + mask-refinement module: needs a checkpoint" in listing
-    for row in ("U2PL (FT-Small)", "AugSeg Box-Prompt (FT-Small)", "SUM (HQ-SAM arch., FT-Small)"):
+    for row in ("AugSeg Box-Prompt (FT-Small)", "SUM (HQ-SAM arch., FT-Small)"):
         assert f"model   unavailable {row}: no robustseg model for it" in listing
     assert "sum_ablation_ft_medium  [MISSING INPUTS]" in listing
 

@@ -61,3 +61,4 @@ class TrainingOutputs:
     iou_pred: Optional[Any] = None
     adversarial: Optional[AdversarialOutputs] = None
     contrast: Optional[Any] = None
+    consistency: Optional[Any] = None  # (N,) bool: rows of an unlabelled consistency loss (SUM's AugSeg rows)

@@ -28,6 +28,7 @@ The frozen helpers (the initial SAM, the refinement module) live outside the mod
 neither trained, saved nor moved by the trainer."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Optional
 
@@ -35,6 +36,7 @@ import torch
 
 from ..training import TrainingBatch, TrainingOutputs
 from .configs import official
+from .sum_augseg import augseg_outputs, ema_update
 from .sum_semisup import contrast_inputs
 from .training import TrainableSam
 
@@ -42,7 +44,8 @@ from .training import TrainableSam
 #: the values of SUM's ablation options (``SumTrainingConfig`` fields); the first is SUM's own
 CHOICES = {"pseudo_label": ("sam", "refined"), "uncertainty": ("refiner", "confidence", "discrepancy", "none"),
            "prompt_sampling": ("certainty", "uniform"), "task_prompt": ("first", "all", "none"),
-           "semisup": ("none", "u2pl")}
+           "semisup": ("none", "u2pl", "augseg"), "augseg_prompt": ("mixed", "box", "grid"),
+           "augseg_consistency": ("best", "multi")}
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ class SumTrainingConfig:
     task_prompt: str = "first"  # "first" (§3.2.4), "all" (Table 2 "Continuous TP") or "none"
     # the semi-supervised comparison rows (App. E.1): "u2pl" = standard losses + U2PL's contrastive term
     semisup: str = "none"
+    # "augseg" (``sum_augseg``): EMA teacher, strong/weak consistency on unlabelled items, its prompt variants
+    augseg_prompt: str = "mixed"  # "mixed" (Mixed-Prompt), "box" (Box-Prompt), "grid" (Uniform Point-Prompt)
+    augseg_consistency: str = "best"  # "best" (the outputs closest to the pseudo-label) or "multi" (by token)
+    augseg_grid_side: int = 32  # Uniform Point-Prompt: SAM's automatic-mask grid, points per side
+    augseg_ema: float = 0.999  # AugSeg's ema_decay
 
     def __post_init__(self):
         for key, valid in CHOICES.items():
@@ -71,7 +79,7 @@ class SumTrainingConfig:
     @property
     def needs_refiner(self) -> bool:
         """Whether the trained mask-refinement module is read (its uncertainty maps or its refined masks)."""
-        return self.uncertainty == "refiner" or self.pseudo_label == "refined"
+        return self.semisup != "augseg" and (self.uncertainty == "refiner" or self.pseudo_label == "refined")
 
 
 @dataclass
@@ -79,6 +87,8 @@ class SumHelpers:
     config: SumTrainingConfig
     labeller: torch.nn.Module  # the initial SAM, frozen: pseudo-labels
     refiner: Optional[torch.nn.Module] = None  # the trained mask-refinement module, frozen: uncertainty maps
+    teacher: Optional[torch.nn.Module] = None  # AugSeg: the EMA teacher (saved with the run's checkpoints)
+    teacher_steps: int = 0  # optimizer steps folded into the teacher
 
 
 def weighted_pixel(region: torch.Tensor, weights: torch.Tensor, generator: Optional[torch.Generator]):
@@ -138,7 +148,33 @@ class SumSam(TrainableSam):
         for m in (labeller, refiner):
             if m is not None:
                 m.eval().requires_grad_(False)
-        self.sum_helpers = SumHelpers(config, labeller, refiner)  # a plain attribute: not a submodule
+        teacher = None
+        if config.semisup == "augseg":  # the teacher starts as the student (AugSeg: both from the same weights)
+            self.sum_helpers = None
+            teacher = copy.deepcopy(self).eval().requires_grad_(False)
+        self.sum_helpers = SumHelpers(config, labeller, refiner, teacher)  # a plain attribute: not a submodule
+
+    def after_optimizer_step(self) -> None:
+        """AugSeg: fold the student's new weights into the EMA teacher."""
+        h = self.sum_helpers
+        if h is not None and h.teacher is not None:
+            h.teacher_steps += 1
+            ema_update(h.teacher, self, h.teacher_steps, h.config.augseg_ema)
+
+    def training_state(self) -> dict:
+        """What a checkpoint must hold besides the trained weights: AugSeg's teacher and its step count."""
+        h = self.sum_helpers
+        if h is None or h.teacher is None:
+            return {}
+        return {**{f"teacher/{k}": v for k, v in h.teacher.state_dict().items()},
+                "teacher_steps": torch.tensor(h.teacher_steps)}
+
+    def load_training_state(self, state: dict) -> None:
+        h = self.sum_helpers
+        if h is None or h.teacher is None:
+            return
+        h.teacher.load_state_dict({k[len("teacher/"):]: v for k, v in state.items() if k.startswith("teacher/")})
+        h.teacher_steps = int(state["teacher_steps"])
 
     # building blocks ----------------------------------------------------------------------------------
 
@@ -204,7 +240,7 @@ class SumSam(TrainableSam):
         if h is None or batch.masks is None:
             raise RuntimeError("SUM training needs attach_training(...) and the batch's masks")
         device = self.pixel_mean.device
-        for m in (h.labeller, h.refiner):
+        for m in (h.labeller, h.refiner, h.teacher):
             if m is not None:
                 m.to(device)
         gts = [torch.as_tensor(m, device=device).bool() for m in batch.masks]
@@ -212,6 +248,8 @@ class SumSam(TrainableSam):
         x = self.training_input(batch.images)
         if h.config.stage == "refine":
             return self._refine_stage(x, gts, unlabelled, batch.train_size, generator)
+        if h.config.semisup == "augseg":
+            return augseg_outputs(self, x, gts, unlabelled, batch, generator)
         return self._sum_stage(x, gts, unlabelled, batch, generator)
 
     def _refine_stage(self, x, gts, unlabelled, size, generator) -> TrainingOutputs:

@@ -22,10 +22,12 @@ Fig. 5 / App. F.2 row to its options): which mask is the pseudo-label, which unc
 prompts are drawn by certainty, and in which rounds the task prompt is added. ``semisup=u2pl`` is the
 App. E.1 U2PL comparison: the uncertainty map no longer weights the loss (the standard losses on kept
 pseudo-labels) but splits pixels for U2PL's contrastive term (``sum_semisup``), which also needs the
-teacher's embeddings and answers for every item.
+teacher's embeddings and answers for every item. ``semisup=augseg`` is the App. E.1 AugSeg comparison
+(``sum_augseg``): labelled items as here, unlabelled ones trained for consistency with an EMA teacher.
 
-The frozen helpers (the initial SAM, the refinement module) live outside the module tree: they are
-neither trained, saved nor moved by the trainer."""
+The helpers (the initial SAM, the refinement module, AugSeg's teacher) live outside the module tree: they
+are not trained, saved with the weights nor moved by the trainer; AugSeg's teacher is updated after each
+optimizer step (``after_optimizer_step``) and kept in the run's checkpoints (``training_state``)."""
 from __future__ import annotations
 
 import copy

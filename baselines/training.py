@@ -48,7 +48,8 @@ class TrainingOutputs:
     its degraded and clear branches, which its consistency losses compare; RUAC its attacked branch. A
     family that makes its own targets (SUM: several interactive rounds, pseudo-labels for unlabelled items)
     returns them in ``targets`` (same shape as ``logits``; ``None``: the batch's masks), with a per-pixel
-    ``certainty`` in [0, 1] and the IoU head's predictions ``iou_pred`` (N, 1)."""
+    ``certainty`` in [0, 1] and the IoU head's predictions ``iou_pred`` (N, 1). ``contrast``: what a
+    pixel-contrastive term needs (SUM's U2PL variant: ``sam.sum_semisup.ContrastInputs``)."""
 
     logits: Any
     tokens: Optional[Any] = None
@@ -59,3 +60,5 @@ class TrainingOutputs:
     certainty: Optional[Any] = None
     iou_pred: Optional[Any] = None
     adversarial: Optional[AdversarialOutputs] = None
+    contrast: Optional[Any] = None
+    consistency: Optional[Any] = None  # (N,) bool: rows of an unlabelled consistency loss (SUM's AugSeg rows)

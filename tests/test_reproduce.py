@@ -205,18 +205,22 @@ def test_list_says_which_datasets_and_weights_are_missing(tmp_path):
     no_root = {(i.kind, i.name): i for i in list_suites_status(None)[0].inputs}
     assert "needs --data-root" in no_root[("dataset", "msra10k")].detail
     listing = format_status(list_suites_status(None))
-    assert "sum_augseg_1point  [nothing runnable]" in listing  # AugSeg variants: no weights, no recipe
+    assert "sum_augseg_1point  [MISSING INPUTS]" in listing  # AugSeg variants: our recipe's, given checkpoints
     assert "SUM (FT-Medium): needs a checkpoint: SUM publishes no weights: train your own" in listing
-    # the SUM ablation rows run our recipe's variant (recipe options), given a checkpoint; the separate
-    # methods (AugSeg, U2PL, the HQ-SAM-architecture rows) have no recipe and stay unavailable
+    # the SUM ablation rows and the U2PL and AugSeg baselines run our recipe's variant (recipe options), given a
+    # checkpoint; the HQ-SAM-architecture rows (no recipe on this branch) stay unavailable
     for row, option in (("Vanilla (FT-Medium)", "uncertainty=none"), ("Mask Refinement (FT-Medium)", "pseudo_label=refined"),
+                        ("U2PL (FT-Small)", "semisup=u2pl"), ("AugSeg Mixed-Prompt (FT-Small)", "semisup=augseg"),
+                        ("AugSeg Box-Prompt (FT-Small)", "augseg_prompt=box"),
+                        ("AugSeg Mixed-Prompt multi-consistency (FT-Small)", "augseg_consistency=multi"),
+                        ("AugSeg Uniform Point-Prompt (FT-Small)", "augseg_prompt=grid"),
                         ("SUM Continuous TP (FT-Medium)", "task_prompt=all"),
                         ("SUM Discrepancy-Uncer (FT-Small)", "uncertainty=discrepancy"),
                         ("SUM w/o uncertainty sampling (FT-Medium)", "prompt_sampling=uniform")):
         line = next(x for x in listing.splitlines() if f"model   missing     {row}:" in x)
         assert "needs a checkpoint" in line and f"--recipe-option {option}" in line, line
     assert "SAM + mask-refinement module: needs a checkpoint" in listing
-    for row in ("U2PL (FT-Small)", "AugSeg Box-Prompt (FT-Small)", "SUM (HQ-SAM arch., FT-Small)"):
+    for row in ("SUM (HQ-SAM arch., FT-Small)",):
         assert f"model   unavailable {row}: no robustseg model for it" in listing
     assert "sum_ablation_ft_medium  [MISSING INPUTS]" in listing
 
@@ -242,8 +246,9 @@ def test_reproduce_fails_early_listing_every_missing_input(tmp_path):
                    "SAM: needs --checkpoint sam_vit_b=PATH", "RobustSAM: needs"):
         assert needle in msg
     assert not (tmp_path / "out").exists()  # nothing built before the check
-    with pytest.raises(MissingInputsError, match="nothing robustseg can run"):
-        reproduce("sum_augseg_1point", None, {}, tmp_path / "out2")
+    with pytest.raises(MissingInputsError, match="nothing robustseg can run"):  # only a row without weights
+        reproduce("robustsam_real_ablation", None, {}, tmp_path / "out2", models=["SAM-Finetune"])
+    assert not (tmp_path / "out2").exists()
     with pytest.raises(KeyError, match="unknown suite 'nope'; valid suites: robustsam_seen_msra10k_point"):
         reproduce("nope", None, {}, tmp_path)
     with pytest.raises(KeyError, match="unknown model"):

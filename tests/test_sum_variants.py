@@ -203,6 +203,11 @@ def test_recipe_options_validate_and_record_their_source():
     (["sum", "--recipe-option", "uncertainty=bogus"], "recipe option uncertainty=bogus: valid: refiner, "),
     (["sum", "--recipe-option", "task_prompt=2"], "recipe override 'task_prompt': 2 is not a str"),
     (["sum-refine", "--recipe-option", "pseudo_label=refined"], "recipe override 'pseudo_label': not a recipe"),
+    (["sum", "--recipe-option", "semisup=bogus"], "recipe option semisup=bogus: valid: none, u2pl, augseg"),
+    (["sum", "--recipe-option", "contrast_weight=heavy"], "recipe override 'contrast_weight': 'heavy' is not a float"),
+    (["sum", "--recipe-option", "augseg_prompt=points"], "recipe option augseg_prompt=points: valid: mixed, box, grid"),
+    (["sum", "--recipe-option", "augseg_consistency=all"], "recipe option augseg_consistency=all: valid: best, multi"),
+    (["sum", "--recipe-option", "augseg_grid_side=1.5"], "recipe override 'augseg_grid_side': 1.5 is not a int"),
 ])
 def test_cli_bad_variant_option_is_one_line_exit_2(args, says, dataset, tmp_path):
     r = run_cli("train", *args, "--dataset", dataset, "--out", tmp_path / "run", "--config", "tiny",
@@ -211,23 +216,28 @@ def test_cli_bad_variant_option_is_one_line_exit_2(args, says, dataset, tmp_path
     assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-def test_cli_vanilla_needs_no_refiner_and_refuses_one(dataset, sam_init, tmp_path):
+@pytest.mark.parametrize("options, why", [
+    (["uncertainty=none", "task_prompt=none", "prompt_sampling=uniform"], "uncertainty=none"),  # Vanilla
+    (["semisup=augseg", "task_prompt=none", "augseg_prompt=box"], "semisup=augseg trains against its EMA teacher"),
+])
+def test_cli_vanilla_and_augseg_need_no_refiner_and_refuse_one(options, why, dataset, sam_init, tmp_path):
     common = ["--dataset", dataset, "--config", "tiny", "--init-checkpoint", sam_init, "--steps", "1",
-              "--batch-size", "1", "--train-size", "32", "--recipe-option", "uncertainty=none",
-              "--recipe-option", "task_prompt=none", "--recipe-option", "prompt_sampling=uniform"]
+              "--batch-size", "1", "--train-size", "32"] + [x for o in options for x in ("--recipe-option", o)]
     r = run_cli("train", "sum", "--out", tmp_path / "bad", "--refiner", sam_init, *common)
-    assert r.returncode == 2 and "--refiner is not read by this train sum run: uncertainty=none" in r.stderr, r.stderr
+    assert r.returncode == 2 and f"--refiner is not read by this train sum run: {why}" in r.stderr, r.stderr
     r = run_cli("train", "sum", "--out", tmp_path / "run", *common)
     assert r.returncode == 0, r.stderr
     ident = json.dumps(json.loads((tmp_path / "run" / "train.json").read_text()))
-    assert '"uncertainty": "none"' in ident and '"task_prompt": "none"' in ident
+    assert all('"%s": "%s"' % tuple(o.split("=")) in ident for o in options)
 
 
-def test_confidence_variant_resume_after_kill_equals_uninterrupted_run(dataset, sam_init, tmp_path, monkeypatch):
+def resume_equals_uninterrupted(dataset, sam_init, tmp_path, monkeypatch, overrides: dict):
+    """Train a variant 4 steps, and again killed after step 3 and resumed from step 2: logs and weights equal.
+    Returns (uninterrupted, resumed) results."""
     r = RECIPES["sum"]
     monkeypatch.setitem(RECIPES, "sum", replace(r, options={**r.options, **OPEN}))
     kw = dict(steps=4, batch_size=2, lr=1e-3, save_every=2, init_checkpoint=sam_init, config="tiny",
-              train_size=SIZE, device="cpu", progress_bar=False, recipe_overrides={"uncertainty": "confidence"})
+              train_size=SIZE, device="cpu", progress_bar=False, recipe_overrides=overrides)
     full = train("sum", dataset, tmp_path / "full", **kw)
 
     def kill_at_3(log):
@@ -244,6 +254,11 @@ def test_confidence_variant_resume_after_kill_equals_uninterrupted_run(dataset, 
 
     wa, wb = load_file(str(full.weights)), load_file(str(res.weights))
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    return full, res
+
+
+def test_confidence_variant_resume_after_kill_equals_uninterrupted_run(dataset, sam_init, tmp_path, monkeypatch):
+    resume_equals_uninterrupted(dataset, sam_init, tmp_path, monkeypatch, {"uncertainty": "confidence"})
 
 
 # inference: Continuous TP, SAM + mask-refinement module ---------------------------------------------

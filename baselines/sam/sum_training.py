@@ -19,12 +19,18 @@ Two stages, chosen by ``SumTrainingConfig.stage``:
 
 The paper's ablations are options of the ``sum`` stage (``CHOICES``; docs/training.md#sum maps each Table 2 /
 Fig. 5 / App. F.2 row to its options): which mask is the pseudo-label, which uncertainty map, whether
-prompts are drawn by certainty, and in which rounds the task prompt is added.
+prompts are drawn by certainty, and in which rounds the task prompt is added. ``semisup=u2pl`` is the
+App. E.1 U2PL comparison: the uncertainty map no longer weights the loss (the standard losses on kept
+pseudo-labels) but splits pixels for U2PL's contrastive term (``sum_semisup``), which also needs the
+teacher's embeddings and answers for every item. ``semisup=augseg`` is the App. E.1 AugSeg comparison
+(``sum_augseg``): labelled items as here, unlabelled ones trained for consistency with an EMA teacher.
 
-The frozen helpers (the initial SAM, the refinement module) live outside the module tree: they are
-neither trained, saved nor moved by the trainer."""
+The helpers (the initial SAM, the refinement module, AugSeg's teacher) live outside the module tree: they
+are not trained, saved with the weights nor moved by the trainer; AugSeg's teacher is updated after each
+optimizer step (``after_optimizer_step``) and kept in the run's checkpoints (``training_state``)."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Optional
 
@@ -32,12 +38,16 @@ import torch
 
 from ..training import TrainingBatch, TrainingOutputs
 from .configs import official
+from .sum_augseg import augseg_outputs, ema_update
+from .sum_semisup import contrast_inputs
 from .training import TrainableSam
 
 
 #: the values of SUM's ablation options (``SumTrainingConfig`` fields); the first is SUM's own
 CHOICES = {"pseudo_label": ("sam", "refined"), "uncertainty": ("refiner", "confidence", "discrepancy", "none"),
-           "prompt_sampling": ("certainty", "uniform"), "task_prompt": ("first", "all", "none")}
+           "prompt_sampling": ("certainty", "uniform"), "task_prompt": ("first", "all", "none"),
+           "semisup": ("none", "u2pl", "augseg"), "augseg_prompt": ("mixed", "box", "grid"),
+           "augseg_consistency": ("best", "multi")}
 
 
 @dataclass(frozen=True)
@@ -49,11 +59,19 @@ class SumTrainingConfig:
     min_stability: float = 0.95
     max_area: float = 0.95
     refine_min_iou: float = 0.7  # refinement pairs kept when IoU(pseudo-label, ground truth) >= this (App. D.2)
+    certainty_threshold: float = 0.6  # theta (App. B.1): U2PL's reliable / unreliable split (the loss reads it too)
     # the paper's ablations (Table 2, Fig. 5 / Table 1, App. F.2); the defaults are SUM itself
     pseudo_label: str = "sam"  # "sam", or "refined": the module's refined mask (Table 2 "Mask Refinement")
     uncertainty: str = "refiner"  # "refiner" (Eq. 3), "confidence", "discrepancy" (Fig. 5), "none" (Vanilla)
     prompt_sampling: str = "certainty"  # "certainty" (§3.2.2) or "uniform" (App. F.2 "w/o uncertainty sampling")
     task_prompt: str = "first"  # "first" (§3.2.4), "all" (Table 2 "Continuous TP") or "none"
+    # the semi-supervised comparison rows (App. E.1): "u2pl" = standard losses + U2PL's contrastive term
+    semisup: str = "none"
+    # "augseg" (``sum_augseg``): EMA teacher, strong/weak consistency on unlabelled items, its prompt variants
+    augseg_prompt: str = "mixed"  # "mixed" (Mixed-Prompt), "box" (Box-Prompt), "grid" (Uniform Point-Prompt)
+    augseg_consistency: str = "best"  # "best" (the outputs closest to the pseudo-label) or "multi" (by token)
+    augseg_grid_side: int = 32  # Uniform Point-Prompt: SAM's automatic-mask grid, points per side
+    augseg_ema: float = 0.999  # AugSeg's ema_decay
 
     def __post_init__(self):
         for key, valid in CHOICES.items():
@@ -63,7 +81,7 @@ class SumTrainingConfig:
     @property
     def needs_refiner(self) -> bool:
         """Whether the trained mask-refinement module is read (its uncertainty maps or its refined masks)."""
-        return self.uncertainty == "refiner" or self.pseudo_label == "refined"
+        return self.semisup != "augseg" and (self.uncertainty == "refiner" or self.pseudo_label == "refined")
 
 
 @dataclass
@@ -71,6 +89,8 @@ class SumHelpers:
     config: SumTrainingConfig
     labeller: torch.nn.Module  # the initial SAM, frozen: pseudo-labels
     refiner: Optional[torch.nn.Module] = None  # the trained mask-refinement module, frozen: uncertainty maps
+    teacher: Optional[torch.nn.Module] = None  # AugSeg: the EMA teacher (saved with the run's checkpoints)
+    teacher_steps: int = 0  # optimizer steps folded into the teacher
 
 
 def weighted_pixel(region: torch.Tensor, weights: torch.Tensor, generator: Optional[torch.Generator]):
@@ -130,7 +150,33 @@ class SumSam(TrainableSam):
         for m in (labeller, refiner):
             if m is not None:
                 m.eval().requires_grad_(False)
-        self.sum_helpers = SumHelpers(config, labeller, refiner)  # a plain attribute: not a submodule
+        teacher = None
+        if config.semisup == "augseg":  # the teacher starts as the student (AugSeg: both from the same weights)
+            self.sum_helpers = None
+            teacher = copy.deepcopy(self).eval().requires_grad_(False)
+        self.sum_helpers = SumHelpers(config, labeller, refiner, teacher)  # a plain attribute: not a submodule
+
+    def after_optimizer_step(self) -> None:
+        """AugSeg: fold the student's new weights into the EMA teacher."""
+        h = self.sum_helpers
+        if h is not None and h.teacher is not None:
+            h.teacher_steps += 1
+            ema_update(h.teacher, self, h.teacher_steps, h.config.augseg_ema)
+
+    def training_state(self) -> dict:
+        """What a checkpoint must hold besides the trained weights: AugSeg's teacher and its step count."""
+        h = self.sum_helpers
+        if h is None or h.teacher is None:
+            return {}
+        return {**{f"teacher/{k}": v for k, v in h.teacher.state_dict().items()},
+                "teacher_steps": torch.tensor(h.teacher_steps)}
+
+    def load_training_state(self, state: dict) -> None:
+        h = self.sum_helpers
+        if h is None or h.teacher is None:
+            return
+        h.teacher.load_state_dict({k[len("teacher/"):]: v for k, v in state.items() if k.startswith("teacher/")})
+        h.teacher_steps = int(state["teacher_steps"])
 
     # building blocks ----------------------------------------------------------------------------------
 
@@ -196,7 +242,7 @@ class SumSam(TrainableSam):
         if h is None or batch.masks is None:
             raise RuntimeError("SUM training needs attach_training(...) and the batch's masks")
         device = self.pixel_mean.device
-        for m in (h.labeller, h.refiner):
+        for m in (h.labeller, h.refiner, h.teacher):
             if m is not None:
                 m.to(device)
         gts = [torch.as_tensor(m, device=device).bool() for m in batch.masks]
@@ -204,6 +250,8 @@ class SumSam(TrainableSam):
         x = self.training_input(batch.images)
         if h.config.stage == "refine":
             return self._refine_stage(x, gts, unlabelled, batch.train_size, generator)
+        if h.config.semisup == "augseg":
+            return augseg_outputs(self, x, gts, unlabelled, batch, generator)
         return self._sum_stage(x, gts, unlabelled, batch, generator)
 
     def _refine_stage(self, x, gts, unlabelled, size, generator) -> TrainingOutputs:
@@ -219,20 +267,25 @@ class SumSam(TrainableSam):
         return TrainingOutputs(torch.stack(logits)[:, None], certainty=torch.stack(certainty)[:, None])
 
     def _targets(self, x, gts, unlabelled, size, generator):
-        """Per item: the target (ground truth, or SAM's pseudo-label) and its per-pixel certainty."""
+        """Per item: the target (ground truth, or SAM's pseudo-label) and its per-pixel certainty; with
+        ``semisup=u2pl`` also the teacher (the initial SAM): its embeddings, its logits per item (for
+        labelled items its answer to one click on the ground truth, drawn after every pseudo-label so those
+        draws stay SUM's) and whether each pseudo-label passed SAM's filters."""
         h = self.sum_helpers
-        targets, certainty = [], []
+        targets, certainty, teacher = [], [], {}
         cfg, idx = h.config, [i for i, u in enumerate(unlabelled) if u]
         if idx and cfg.needs_refiner and h.refiner is None:
             raise RuntimeError("unlabelled items need the mask-refinement module (attach_training refiner=)")
+        u2pl = cfg.semisup == "u2pl"
+        rows = list(range(len(gts))) if u2pl else idx
         with torch.no_grad():
-            emb_l = h.labeller.image_encoder(x[idx]) if idx else None
+            emb_l = h.labeller.image_encoder(x[rows]) if rows else None
             for i, gt in enumerate(gts):
                 if not unlabelled[i]:
                     targets.append(gt.float())
                     certainty.append(torch.ones_like(gt, dtype=torch.float32))
                     continue
-                j = idx.index(i)
+                j = rows.index(i)
                 click, low, s, keep, _ = self._pseudo_label(emb_l[j:j + 1], gt, size, generator, by_gt=False)
                 e = emb_l[j:j + 1]
                 r = self._refined(h.refiner, e, click, low, s, size) if cfg.needs_refiner else None
@@ -240,15 +293,27 @@ class SumSam(TrainableSam):
                 c = certainty_map(cfg.uncertainty, s, r, b)
                 targets.append(((r if cfg.pseudo_label == "refined" else s) > 0).float())
                 certainty.append(c if keep else torch.zeros_like(c))
-        return targets, certainty
+                teacher[i] = (s, keep)
+            if u2pl:
+                for i in (i for i, u in enumerate(unlabelled) if not u):
+                    teacher[i] = (self._pseudo_label(emb_l[i:i + 1], gts[i], size, generator, by_gt=False)[2], True)
+        if not u2pl:
+            return targets, certainty, None
+        return targets, certainty, (emb_l, [teacher[i][0] for i in range(len(gts))],
+                                    [teacher[i][1] for i in range(len(gts))])
 
     def _sum_stage(self, x, gts, unlabelled, batch: TrainingBatch, generator) -> TrainingOutputs:
         cfg, size = self.sum_helpers.config, batch.train_size
-        targets, certainty = self._targets(x, gts, unlabelled, size, generator)
+        targets, certainty, teacher = self._targets(x, gts, unlabelled, size, generator)
         # prompts drawn with P_i = c_i / sum c (§3.2.2), or uniformly over the region as SAM (App. F.2 ablation)
         weights = certainty if cfg.prompt_sampling == "certainty" else [torch.ones_like(c) for c in certainty]
         first_task = [0 if u or cfg.task_prompt == "none" else cfg.labelled_task for u in unlabelled]
         emb = self.image_encoder(x)
+        contrast = None
+        if teacher is not None:  # U2PL: the map splits pixels for the contrastive term; the loss is standard
+            contrast = contrast_inputs(emb, teacher[0], targets, teacher[1], certainty, teacher[2], unlabelled,
+                                       cfg.certainty_threshold)
+            certainty = [torch.full_like(c, float(k)) for c, k in zip(certainty, teacher[2])]  # Vanilla's weights
         prompts = []  # per item: [points, labels, box, previous low-res logits, previous prediction]
         for i, (t, c) in enumerate(zip(targets, certainty)):
             if unlabelled[i]:  # the first prompt, like every later one, drawn by certainty
@@ -281,4 +346,5 @@ class SumSam(TrainableSam):
                 ious.append(iou)
         rounds = cfg.rounds
         return TrainingOutputs(torch.cat(logits), targets=torch.stack(targets * rounds)[:, None],
-                               certainty=torch.stack(certainty * rounds)[:, None], iou_pred=torch.cat(ious))
+                               certainty=torch.stack(certainty * rounds)[:, None], iou_pred=torch.cat(ious),
+                               contrast=contrast)

@@ -29,8 +29,9 @@ from .state import latest_step, load_checkpoint_state, save_checkpoint, save_wei
 from ..errors import UsageError
 
 LOG_FIELDS = ("step", "epoch", "images", "loss", "focal", "dice", "token", "embedding", "adversarial", "alignment",
-              "lr", "grad_norm", "images_per_s", "seconds", "max_memory_mb", "iou")
-LOSS_PARTS = ("focal", "dice", "token", "embedding", "adversarial", "alignment", "iou")
+              "lr", "grad_norm", "images_per_s", "seconds", "max_memory_mb", "iou",
+              "contrast", "consistency")
+LOSS_PARTS = ("focal", "dice", "token", "embedding", "adversarial", "alignment", "iou", "contrast", "consistency")
 
 
 @dataclass
@@ -53,6 +54,8 @@ class StepLog:
     seconds: float
     max_memory_mb: str = ""  # peak CUDA memory; empty on CPU
     iou: float = 0.0  # SUM: IoU-head MSE
+    contrast: float = 0.0  # SUM's U2PL row: U2PL's contrastive loss
+    consistency: float = 0.0  # SUM's AugSeg rows: the unlabelled consistency loss
 
 
 @dataclass
@@ -85,12 +88,14 @@ class _Session:
     amp_dtype: object
 
     def save(self, ckpt_dir: Path, step: int) -> None:
+        extra = self.model.training_state() if hasattr(self.model, "training_state") else {}
         save_checkpoint(ckpt_dir, step, self.model, self.state_names, self.optimizer,
-                        [n for n, _ in self.trainable], self.scaler)
+                        [n for n, _ in self.trainable], self.scaler, extra)
 
     def restore(self, ckpt_dir: Path) -> int:
+        load_extra = getattr(self.model, "load_training_state", None)
         return load_checkpoint_state(ckpt_dir, self.model, self.state_names, self.optimizer,
-                                     [n for n, _ in self.trainable], self.scaler, self.device)
+                                     [n for n, _ in self.trainable], self.scaler, self.device, load_extra)
 
 
 def _is_trainable(name: str, recipe) -> bool:
@@ -255,6 +260,8 @@ def _run_steps(sess: _Session, index, seed: int, splits, start: int, steps: int,
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(params, recipe.grad_clip))
                 scaler.step(optimizer)
                 scaler.update()
+                if hasattr(model, "after_optimizer_step"):  # e.g. an EMA teacher (SUM's AugSeg rows)
+                    model.after_optimizer_step()
                 seconds = time.perf_counter() - t0
                 mem = f"{torch.cuda.max_memory_allocated(dev) / 2**20:.0f}" if dev.type == "cuda" else ""
                 last = StepLog(step, step * per_step / epoch_len, step * per_step, **sums, lr=lr,

@@ -39,6 +39,8 @@ class LossParts:
     iou: float = 0.0  # SUM: the IoU head's MSE
     adversarial: float = 0.0  # RUAC: segmentation loss on the attacked images
     alignment: float = 0.0  # RUAC: uncertainty-accuracy alignment L_cal_sym on the attacked images
+    contrast: float = 0.0  # SUM's U2PL row: U2PL's pixel-contrastive loss
+    consistency: float = 0.0  # SUM's AugSeg rows: the unlabelled consistency loss (focal + Dice vs the teacher)
 
 
 def segmentation_loss(logits, target, recipe) -> tuple[torch.Tensor, float, float]:

@@ -45,8 +45,10 @@ def save_weights(model, path: Path) -> None:
 
 
 def save_checkpoint(ckpt_dir: Path, step: int, model, state_names: set[str], optimizer, param_names: list[str],
-                    scaler) -> Path:
+                    scaler, extra: Optional[dict] = None) -> Path:
+    """``extra``: tensors a family's training holds outside the model (e.g. an EMA teacher), under extra/."""
     tensors = {f"model/{k}": v for k, v in trainable_state(model, state_names).items()}
+    tensors.update({f"extra/{k}": v for k, v in (extra or {}).items()})
     for i, st in optimizer.state_dict()["state"].items():
         for key, v in st.items():
             tensors[f"optim/{param_names[i]}/{key}"] = v if torch.is_tensor(v) else torch.tensor(v)
@@ -82,7 +84,7 @@ def latest_step(ckpt_dir: Path) -> Optional[int]:
 
 
 def load_checkpoint_state(ckpt_dir: Path, model, state_names: set[str], optimizer, param_names: list[str],
-                          scaler, device) -> int:
+                          scaler, device, load_extra=None) -> int:
     """Restore the latest checkpoint into model/optimizer/scaler; return its step. Every mismatch (a tensor
     missing or extra) is an error naming the file."""
     info = read_state(ckpt_dir / LATEST) or {}
@@ -97,6 +99,8 @@ def load_checkpoint_state(ckpt_dir: Path, model, state_names: set[str], optimize
         missing, extra = sorted(state_names - set(model_sd)), sorted(set(model_sd) - state_names)
         raise BadInputError(f"{path}: does not fit this model (missing {missing[:5]}, unexpected {extra[:5]})")
     model.load_state_dict(model_sd, strict=False)
+    if load_extra is not None:
+        load_extra({k[len("extra/"):]: v for k, v in tensors.items() if k.startswith("extra/")})
     index = {n: i for i, n in enumerate(param_names)}
     state: dict = {}
     for k, v in tensors.items():

@@ -44,7 +44,9 @@ _SHARED = {
 
 
 _ABLATION_DEFAULTS = {"pseudo_label": "sam", "uncertainty": "refiner", "prompt_sampling": "certainty",
-                      "task_prompt": "first"}
+                      "task_prompt": "first", "semisup": "none", "contrast_weight": 1.0, "augseg_prompt": "mixed",
+                      "augseg_consistency": "best", "augseg_grid_side": 32, "augseg_ema": 0.999, "augseg_weight": 1.0}
+_AUGSEG = "ZhenZHAO/AugSeg@7ead870"
 _ABLATION_SOURCES = {  # the default (SUM), then what each other value reproduces
     "options.pseudo_label": f"{_P} §3.1: 'sam' = SAM's pseudo-label (the automatic-mask output); 'refined' = "
                             "the mask-refinement module's refined mask as pseudo-label, §4.3 Table 2 'Mask "
@@ -65,6 +67,41 @@ _ABLATION_SOURCES = {  # the default (SUM), then what each other value reproduce
                            "§4.3 Table 2 SUM Continuous TP, 'utilized continuously in all rounds ... during "
                            "training and inference' (evaluate with the model option task_rounds=all); 'none' = "
                            "§4.3 'SUM w/o Task Prompt' and Vanilla (SAM's protocol has no task prompt)",
+    "options.semisup": f"{_P} App. E.1 semi-supervised baselines: 'none' = SUM; 'u2pl' = U2PL adapted as SUM did "
+                       "('the same uncertainty map as used in SUM', 'task prompts', 'the standard loss function for "
+                       "both labeled and unlabeled examples' plus U2PL's 'contrastive loss to regularize the "
+                       "encoder's image embeddings'): the map no longer weights the loss (certainty 1 on kept "
+                       "pseudo-labels, as Vanilla) but splits reliable (c > theta) from unreliable pixels for "
+                       "U2PL's contrastive loss (benchmark/train/u2pl_loss.py: Haochen-Wang409/U2PL@ab3d2be "
+                       "temperature 0.5, 256 anchors, 50 negatives each, anchor threshold 0.3, rank rule with "
+                       "r_l = 1 for two classes as its issue #11 advises; negatives from the batch, not a memory "
+                       "bank); the teacher is the initial SAM (it makes the pseudo-labels), its image embeddings "
+                       "the keys (U2PL: an EMA teacher's representation head); 'augseg' = AugSeg adapted as SUM "
+                       "did (see options.augseg_*)",
+    "options.contrast_weight": f"{_P} App. E.1 'setting the contrastive loss weight to be 1 gets the best "
+                               "performance'; Haochen-Wang409/U2PL@ab3d2be train_semi.py contrastive loss_weight "
+                               "default 1 (pascal config); read only with semisup=u2pl",
+    "options.augseg": f"{_P} §4.2 / App. E.1 (semisup=augseg) 'AugSeg employs a teacher-student framework ... For the "
+                              "human-annotated data, we employ SAM's training procedure ... For the unlabeled data, "
+                              "we apply a consistency loss based on predictions from two augmented versions of the "
+                              "same image, processed by the student and teacher networks. We binarize the prediction "
+                              "from the teacher network as the target, focal loss and Dice loss are added ... 20:1'; "
+                              f"teacher on the image (weak view), student on its strong augmentation ({_AUGSEG} "
+                              "augs_TIBA.py strong_img_aug, 1-3 of 11 intensity operations; its adaptive CutMix not "
+                              "reconstructed); baselines/sam/sum_augseg.py",
+    "options.augseg_prompt": f"{_P} App. E.1: 'mixed' = AugSeg Mixed-Prompt ('a combination of the point and box "
+                             "prompts', interactive prompts 'for both teacher and student networks based on SAM "
+                             "pseudo-labels'); 'box' = AugSeg Box-Prompt ('exclusively employs box prompts, "
+                             "applicable solely in single prompt scenarios'); 'grid' = AugSeg Uniform Point-Prompt "
+                             "('a regular grid of points as prompts', consistency by output token)",
+    "options.augseg_consistency": f"{_P} App. E.1: 'best' = 'select the most similar prediction to the pseudo-label "
+                                  "from each set' (the default); 'multi' = AugSeg Mixed-Prompt (multi-consistency), "
+                                  "'corresponding predictions from both sets, as determined by the same output token'",
+    "options.augseg_grid_side": f"ours: SAM's automatic-mask grid of 32 points per side ({_P} App. E.1 'akin to the "
+                                "automatic mask generation process utilized in SAM'; no size given)",
+    "options.augseg_ema": f"{_AUGSEG} exps/zrun_vocs configs net.ema_decay 0.999, train_semi.py "
+                          "d = min(1 - 1/(i + 1), ema_decay) after step i",
+    "options.augseg_weight": f"{_AUGSEG} config trainer.unsupervised.loss_weight 1.0 (loss = sup_loss + unsup_loss)",
 }
 
 

@@ -52,6 +52,8 @@ def prepare_sum(model, recipe, refiner_checkpoint: Optional[str]) -> dict:
         raise UsageError(f"--refiner is only for training sum (this recipe is {recipe.family})")
     elif refiner_checkpoint is not None:
         why = ("no image is unlabelled (unlabelled_fraction 0)" if recipe.unlabelled_fraction <= 0 else
+               "semisup=augseg trains against its EMA teacher, not the mask-refinement module"
+               if cfg.semisup == "augseg" else
                f"uncertainty={cfg.uncertainty} and pseudo_label={cfg.pseudo_label} involve no mask-refinement module")
         raise UsageError(f"--refiner is not read by this train sum run: {why}; drop it")
     model.attach_training(cfg, labeller, refiner)

@@ -1,0 +1,180 @@
+"""SUM (and Vanilla) in HQ-SAM's architecture (``robustseg train sum-hq``, SUM Fig. 4 / Tables 10-13) on tiny
+random-init models: only HQ-SAM's decoder additions train (SAM bit-identical), the loss falls with
+uncertainty maps from a sum-refine module, the weights load through the registry and evaluate as HQ-SAM,
+resume after a kill equals an uninterrupted run, misuse is one line exit 2."""
+from __future__ import annotations
+
+import csv
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from baselines import create_model  # noqa: E402
+from baselines.contract import Prompts  # noqa: E402
+from baselines.sam.sum_training import weighted_pixels  # noqa: E402
+from benchmark.train import RECIPES, recipe_for, train  # noqa: E402
+from benchmark.train.data import index_dataset, stream  # noqa: E402
+from benchmark.train.forward import training_loss  # noqa: E402
+from benchmark.train.loop import load_init  # noqa: E402
+from benchmark.train.optim import set_lr  # noqa: E402
+from benchmark.train.recipes import override_recipe  # noqa: E402
+from benchmark.train.sum_hq_recipe import HQ_MODULES  # noqa: E402
+from benchmark.train.sum_setup import prepare_sum  # noqa: E402
+from .conftest import run_cli  # noqa: E402
+from .test_train import Killed, dataset, one_thread, sam_init  # noqa: E402,F401  (shared fixtures)
+
+TINY = {"config": "tiny", "train_size": 64, "device": "cpu", "progress_bar": False}
+OPEN = {"min_pred_iou": 0.0, "min_stability": 0.0, "refine_min_iou": 0.0}  # tiny SAMs fail SAM's filters
+NAME = "sum_hq_sam_vit_h"
+
+
+def _open(mp: pytest.MonkeyPatch) -> None:
+    for fam in ("sum_hq", "sum_refine"):
+        r = RECIPES[fam]
+        mp.setitem(RECIPES, fam, replace(r, options={**r.options, **OPEN}))
+
+
+@pytest.fixture(scope="module")
+def runs(dataset, sam_init, tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    _open(mp)
+    try:
+        ref = train("sum-refine", dataset, tmp_path_factory.mktemp("ref"), steps=4, batch_size=2, lr=1e-3,
+                    init_checkpoint=sam_init, save_every=100, **TINY)
+        hq = train("sum-hq", dataset, tmp_path_factory.mktemp("hq"), steps=16, batch_size=4, lr=1e-2,
+                   init_checkpoint=sam_init, refiner_checkpoint=str(ref.weights), save_every=100, **TINY)
+        yield {"ref": ref, "hq": hq, "recipe": RECIPES["sum_hq"]}
+    finally:
+        mp.undo()
+
+
+def test_defaults_follow_the_official_hq_sam_arch_code_and_name_their_source():
+    r = recipe_for("sum-hq")
+    assert (r.family, r.trainable, r.optimizer, r.lr, r.weight_decay, r.num_points, r.options["rounds"]) == \
+        ("sum_hq", HQ_MODULES, "adam", 1e-3, 0.0, 10, 1)
+    assert recipe_for("sum_hq_sam_vit_b").family == "sum_hq"
+    for key in ("trainable", "optimizer", "lr", "weight_decay", "schedule", "batch_size", "train_size", "prompt",
+                "num_points", "focal_weight", "dice_weight", "iou_weight", "grad_clip", "unlabelled_fraction",
+                "options.rounds", "options.certainty_threshold", "options.task_prompt", "options.uncertainty",
+                "options.lr_drop_fraction", "length"):
+        assert r.sources.get(key), key
+
+
+def test_step_schedule_drops_once():
+    r = RECIPES["sum_hq"]
+    opt = torch.optim.Adam([{"params": [torch.nn.Parameter(torch.zeros(1))], "base_lr": r.lr}], lr=r.lr)
+    rates = [set_lr(opt, r, s, 12) for s in range(1, 13)]
+    assert rates == [1e-3] * 10 + [pytest.approx(1e-4)] * 2
+
+
+def test_weighted_points_are_distinct_and_follow_the_weights():
+    region = torch.ones(8, 8, dtype=torch.bool)
+    weights = torch.zeros(8, 8)
+    weights[1, :5] = 1.0
+    pts = weighted_pixels(region, weights, 5, torch.Generator().manual_seed(0))
+    assert sorted(pts) == [(x, 1) for x in range(5)]
+    assert len(set(weighted_pixels(region, weights, 10, torch.Generator().manual_seed(0)))) == 10  # uniform
+
+
+def _fixed_loss(model, recipe, dataset) -> float:
+    recipe = replace(recipe, train_size=64)
+    items = list(itertools.islice(stream(index_dataset(dataset), recipe, seed=99), 8))
+    assert any(it.unlabelled for it in items) and any(not it.unlabelled for it in items)
+    with torch.no_grad():
+        return float(training_loss(model.train(), items, recipe, torch.Generator().manual_seed(0), "cpu").total)
+
+
+def test_only_hq_additions_train_and_loss_falls(runs, dataset, sam_init):
+    from safetensors.torch import load_file
+
+    recipe = runs["recipe"]
+    before = create_model(NAME, config="tiny").model
+    load_init(before, sam_init, recipe)
+    prepare_sum(before, recipe, str(runs["ref"].weights))
+    after = create_model(NAME, checkpoint=str(runs["hq"].weights), config="tiny").model
+    h = before.sum_helpers
+    after.attach_training(h.config, h.labeller, h.refiner)
+    l0, l1 = _fixed_loss(before, recipe, dataset), _fixed_loss(after, recipe, dataset)
+    assert l1 < 0.97 * l0, (l0, l1)
+    sam, trained = load_file(sam_init), after.state_dict()
+    assert all(torch.equal(sam[k], trained[k]) for k in sam)  # every SAM tensor bit-identical
+    extra = set(trained) - set(sam)
+    assert extra and all(k.startswith(HQ_MODULES) for k in extra)
+    a = before.state_dict()
+    assert all(not torch.equal(a[k], trained[k]) for k in extra if k.endswith(".weight"))  # each HQ layer moved
+    rows = list(csv.DictReader(open(runs["hq"].log)))
+    assert [float(r["lr"]) for r in rows[:13]] == [1e-2] * 13 and float(rows[-1]["lr"]) == pytest.approx(1e-3)
+
+
+def test_weights_load_through_registry_and_evaluate_as_hq_sam(runs):
+    img = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    prompts = Prompts(points=np.array([[[20.0, 20.0]]]), point_labels=np.array([[1]]))
+    preds = {}
+    for name in (NAME, "hq_sam_vit_h"):
+        m = create_model(name, checkpoint=str(runs["hq"].weights), config="tiny")
+        m.set_image(img)
+        preds[name] = m.predict(prompts, multimask=False)
+    assert preds[NAME].logits.shape == (1, 1, 32, 32)
+    assert np.array_equal(preds[NAME].logits, preds["hq_sam_vit_h"].logits)
+    untrained = create_model(NAME, config="tiny")
+    untrained.set_image(img)
+    assert not np.array_equal(untrained.predict(prompts).logits, preds[NAME].logits)
+
+
+def test_resume_after_kill_equals_uninterrupted_run(runs, dataset, sam_init, tmp_path, monkeypatch):
+    _open(monkeypatch)
+    kw = dict(steps=4, batch_size=2, lr=1e-2, save_every=2, init_checkpoint=sam_init,
+              refiner_checkpoint=str(runs["ref"].weights), **TINY)
+    full = train("sum-hq", dataset, tmp_path / "full", **kw)
+
+    def kill_at_3(log):
+        if log.step == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train("sum-hq", dataset, tmp_path / "resumed", progress=kill_at_3, **kw)
+    res = train("sum-hq", dataset, tmp_path / "resumed", **kw)
+    assert res.start_step == 2
+    logs = [list(csv.DictReader(open(r.log))) for r in (full, res)]
+    assert [(a["loss"], a["grad_norm"], a["lr"]) for a in logs[0]] == [(b["loss"], b["grad_norm"], b["lr"])
+                                                                      for b in logs[1]]
+    from safetensors.torch import load_file
+
+    wa, wb = load_file(str(full.weights)), load_file(str(res.weights))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_vanilla_options_and_task_prompt_refused():
+    r = override_recipe(RECIPES["sum_hq"], {"uncertainty": "none", "prompt_sampling": "uniform"})
+    assert (r.options["uncertainty"], r.options["prompt_sampling"], r.options["task_prompt"]) == \
+        ("none", "uniform", "none")
+    assert r.trainable == HQ_MODULES
+
+
+@pytest.mark.parametrize("args, says", [
+    (["sum-hq"], "training sum-hq needs --refiner"),
+    (["sum-hq", "--recipe-option", "task_prompt=first"], "recipe option task_prompt=first: valid: none"),
+    (["sum-hq", "--recipe-option", "uncertainty=none", "--recipe-option", "lr_drop_fraction=2.0"],
+     "lr_drop_fraction in [0, 1]"),
+])
+def test_cli_misuse_is_one_line_exit_2(args, says, dataset, tmp_path):
+    r = run_cli("train", *args, "--dataset", dataset, "--out", tmp_path / "run", "--config", "tiny",
+                "--random-weights", "--steps", "1", "--batch-size", "1", "--train-size", "32")
+    assert r.returncode == 2, r.stderr
+    assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_cli_vanilla_runs_without_refiner_and_refuses_a_non_refiner(runs, dataset, sam_init, tmp_path):
+    common = ["--dataset", dataset, "--config", "tiny", "--init-checkpoint", sam_init, "--steps", "1",
+              "--batch-size", "2", "--train-size", "32"]
+    vanilla = ["--recipe-option", "uncertainty=none", "--recipe-option", "prompt_sampling=uniform"]
+    r = run_cli("train", "sum-hq", "--out", tmp_path / "van", *vanilla, *common)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "van" / f"{NAME}.safetensors").exists()
+    r = run_cli("train", "sum-hq", "--out", tmp_path / "bad", "--refiner", runs["hq"].weights, *common)
+    assert r.returncode == 2 and "not a sum_refine run's weights" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

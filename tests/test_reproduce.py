@@ -207,8 +207,8 @@ def test_list_says_which_datasets_and_weights_are_missing(tmp_path):
     listing = format_status(list_suites_status(None))
     assert "sum_augseg_1point  [nothing runnable]" in listing  # AugSeg variants: no weights, no recipe
     assert "SUM (FT-Medium): needs a checkpoint: SUM publishes no weights: train your own" in listing
-    # the SUM ablation rows run our recipe's variant (recipe options), given a checkpoint; the separate
-    # methods (AugSeg, U2PL, the HQ-SAM-architecture rows) have no recipe and stay unavailable
+    # the SUM ablation rows run our recipe's variant (recipe options), given a checkpoint, as do the HQ-SAM-
+    # architecture rows (recipe sum-hq); the separate methods (AugSeg, U2PL) have no recipe and stay unavailable
     for row, option in (("Vanilla (FT-Medium)", "uncertainty=none"), ("Mask Refinement (FT-Medium)", "pseudo_label=refined"),
                         ("SUM Continuous TP (FT-Medium)", "task_prompt=all"),
                         ("SUM Discrepancy-Uncer (FT-Small)", "uncertainty=discrepancy"),
@@ -216,8 +216,14 @@ def test_list_says_which_datasets_and_weights_are_missing(tmp_path):
         line = next(x for x in listing.splitlines() if f"model   missing     {row}:" in x)
         assert "needs a checkpoint" in line and f"--recipe-option {option}" in line, line
     assert "SAM + mask-refinement module: needs a checkpoint" in listing
-    for row in ("U2PL (FT-Small)", "AugSeg Box-Prompt (FT-Small)", "SUM (HQ-SAM arch., FT-Small)"):
+    for row in ("U2PL (FT-Small)", "AugSeg Box-Prompt (FT-Small)"):
         assert f"model   unavailable {row}: no robustseg model for it" in listing
+    for row, train_cmd in (("Vanilla (HQ-SAM arch., FT-Small)", "train sum-hq --recipe-option uncertainty=none"),
+                           ("SUM (HQ-SAM arch., FT-Small)", "then `robustseg train sum-hq`")):
+        line = next(x for x in listing.splitlines() if f"model   missing     {row}:" in x)
+        assert "needs a checkpoint" in line and train_cmd in line and "sum_hq_sam_vit_h=RUN/" in line, line
+    hq_suite = listing.split("sum_vs_hq_sam_single_output  [")[1].split("\n\n")[0]
+    assert "cells   432 of 432 runnable" in hq_suite
     assert "sum_ablation_ft_medium  [MISSING INPUTS]" in listing
 
 
@@ -232,6 +238,18 @@ def test_rows_run_by_one_model_are_refused_together_and_run_one_at_a_time(tmp_pa
     assert not (tmp_path / "all").exists()
     status = suite_status(suite, None, {"sum_vit_h": None}, models=["SUM (FT-Medium)"], dataset_override=override)
     assert [i.registry for i in status.inputs if i.kind == "model" and i.state == "present"] == ["sum_vit_h"]
+
+
+def test_hq_sam_architecture_rows_share_one_model_and_run_one_at_a_time(tmp_path):
+    """Vanilla and SUM in HQ-SAM's architecture are both sum_hq_sam_vit_h (recipe sum-hq, two runs)."""
+    suite = get_suite("sum_vs_hq_sam_single_output")
+    override = synthetic_override(suite, num_images=1)
+    with pytest.raises(UsageError, match=r"'Vanilla \(HQ-SAM arch\., FT-Small\)', 'SUM \(HQ-SAM arch\., FT-Small\)' "
+                                         r"all run as sum_hq_sam_vit_h"):
+        reproduce(suite.name, None, {}, tmp_path / "all", random_weights=True, dataset_override=override)
+    status = suite_status(suite, None, {"sum_hq_sam_vit_h": None}, models=["SUM (HQ-SAM arch., FT-Small)"],
+                          dataset_override=override)
+    assert [i.registry for i in status.inputs if i.kind == "model" and i.state == "present"] == ["sum_hq_sam_vit_h"]
 
 
 def test_reproduce_fails_early_listing_every_missing_input(tmp_path):

@@ -71,7 +71,8 @@ def make_optimizer(recipe, trainable: list, model) -> tuple[torch.optim.Optimize
                          f"valid: {OPTIMIZERS} / {SCHEDULES}")
     drop = recipe.options.get("lr_drop_fraction")
     if recipe.schedule == "step" and not (isinstance(drop, float) and 0.0 <= drop <= 1.0):
-        raise UsageError(f"recipe {recipe.family}: schedule 'step' needs option lr_drop_fraction in [0, 1], got {drop!r}")
+        raise UsageError(f"recipe {recipe.family}: schedule 'step' needs option lr_drop_fraction in [0, 1], "
+                         f"got {drop!r}")
     if recipe.lr_groups:
         if recipe.optimizer != "adamw" or recipe.layer_decay != 1.0:
             raise UsageError(f"recipe {recipe.family}: lr_groups need optimizer adamw and no layer_decay")

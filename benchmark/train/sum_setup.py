@@ -47,12 +47,13 @@ def prepare_sum(model, recipe, refiner_checkpoint: Optional[str]) -> dict:
     refiner, extra = None, {}
     if cfg.stage == "sum" and recipe.unlabelled_fraction > 0 and cfg.needs_refiner:
         if refiner_checkpoint is None:
-            raise UsageError(f"training {recipe.family.replace('_', '-')} needs --refiner: the weights of a sum-refine run on the same dataset "
+            raise UsageError(f"training {recipe.family.replace('_', '-')} needs --refiner: the weights of a sum-refine "
+                             "run on the same dataset "
                              "(its mask-refinement module makes the uncertainty maps)")
         refiner = _load_refiner(labeller, refiner_checkpoint)
         extra["refiner_sha256"] = sha256_file(refiner_checkpoint)
     elif refiner_checkpoint is not None and cfg.stage != "sum":
-        raise UsageError(f"--refiner is only for training sum (this recipe is {recipe.family})")
+        raise UsageError(f"--refiner is only for training sum and sum-hq (this recipe is {recipe.family})")
     elif refiner_checkpoint is not None:
         why = ("no image is unlabelled (unlabelled_fraction 0)" if recipe.unlabelled_fraction <= 0 else
                f"uncertainty={cfg.uncertainty} and pseudo_label={cfg.pseudo_label} involve no mask-refinement module")
@@ -61,4 +62,5 @@ def prepare_sum(model, recipe, refiner_checkpoint: Optional[str]) -> dict:
     return extra
 
 
-FAMILY_SETUP = {"sum": prepare_sum, "sum_refine": prepare_sum, "sum_hq": prepare_sum}  # recipe family -> setup before training
+# recipe family -> setup before training
+FAMILY_SETUP = {"sum": prepare_sum, "sum_refine": prepare_sum, "sum_hq": prepare_sum}

@@ -5,7 +5,6 @@ resume after a kill equals an uninterrupted run, misuse is one line exit 2."""
 from __future__ import annotations
 
 import csv
-import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -17,8 +16,6 @@ from baselines import create_model  # noqa: E402
 from baselines.contract import Prompts  # noqa: E402
 from baselines.sam.sum_training import weighted_pixels  # noqa: E402
 from benchmark.train import RECIPES, recipe_for, train  # noqa: E402
-from benchmark.train.data import index_dataset, stream  # noqa: E402
-from benchmark.train.forward import training_loss  # noqa: E402
 from benchmark.train.loop import load_init  # noqa: E402
 from benchmark.train.optim import set_lr  # noqa: E402
 from benchmark.train.recipes import override_recipe  # noqa: E402
@@ -26,6 +23,7 @@ from benchmark.train.sum_hq_recipe import HQ_MODULES  # noqa: E402
 from benchmark.train.sum_setup import prepare_sum  # noqa: E402
 from .conftest import run_cli  # noqa: E402
 from .test_train import Killed, dataset, one_thread, sam_init  # noqa: E402,F401  (shared fixtures)
+from .test_train_sum import _fixed_loss  # noqa: E402  (the loss of a fixed 8-item batch, both kinds of image)
 
 TINY = {"config": "tiny", "train_size": 64, "device": "cpu", "progress_bar": False}
 OPEN = {"min_pred_iou": 0.0, "min_stability": 0.0, "refine_min_iou": 0.0}  # tiny SAMs fail SAM's filters
@@ -78,14 +76,6 @@ def test_weighted_points_are_distinct_and_follow_the_weights():
     pts = weighted_pixels(region, weights, 5, torch.Generator().manual_seed(0))
     assert sorted(pts) == [(x, 1) for x in range(5)]
     assert len(set(weighted_pixels(region, weights, 10, torch.Generator().manual_seed(0)))) == 10  # uniform
-
-
-def _fixed_loss(model, recipe, dataset) -> float:
-    recipe = replace(recipe, train_size=64)
-    items = list(itertools.islice(stream(index_dataset(dataset), recipe, seed=99), 8))
-    assert any(it.unlabelled for it in items) and any(not it.unlabelled for it in items)
-    with torch.no_grad():
-        return float(training_loss(model.train(), items, recipe, torch.Generator().manual_seed(0), "cpu").total)
 
 
 def test_only_hq_additions_train_and_loss_falls(runs, dataset, sam_init):

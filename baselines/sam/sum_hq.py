@@ -30,7 +30,7 @@ class HQFeatures:
     emb: torch.Tensor
     interm: torch.Tensor
 
-    def __getitem__(self, index) -> "HQFeatures":
+    def __getitem__(self, index) -> HQFeatures:
         return HQFeatures(self.emb[index], self.interm[index])
 
 

@@ -183,3 +183,32 @@ def test_hq_sam_arch_row_runs_through_reproduce(tmp_path):
     rows = [r for r in csv.DictReader(open(path)) if r["model"] in models and r["reproduced"]]
     assert {(r["dataset"], r["protocol"]) for r in rows} >= {("coift", "point/single"), ("big", "box@6/single")}
     assert all(r["our_model"].endswith("(random weights)") for r in rows)
+
+
+def test_trained_model_decodes_through_the_hq_token_and_helpers_through_sam():
+    """What training fits is what HQSamAdapter evaluates (the HQ token); the frozen initial copy answers as
+    SAM (three outputs, SAM's mask tokens), so pseudo-labels are SAM's."""
+    import copy
+
+    from baselines.sam.hq_sam import HQSamAdapter
+    from baselines.sam.configs import official
+
+    model = create_model(NAME, config="tiny").model.eval()
+    size = int(model.image_encoder.img_size)
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        feats = model._features(model, x)
+        sparse, dense = model._embed(model.prompt_encoder, [(20.0, 24.0)], [1], None, None, 0, size)
+        got, score = model._decode(model, feats, sparse, dense, False)
+        want, want_score, _ = HQSamAdapter(model).decode({"embeddings": feats.emb, "interm": feats.interm},
+                                                         sparse, dense, False)
+        sam, _ = model._decode(copy.deepcopy(model), feats, sparse, dense, True)
+        official_sam, _ = official.MaskDecoder.forward(model.mask_decoder, image_embeddings=feats.emb,
+                                                       image_pe=model.prompt_encoder.get_dense_pe(),
+                                                       sparse_prompt_embeddings=sparse,
+                                                       dense_prompt_embeddings=dense, multimask_output=True)
+    assert torch.equal(got, want) and torch.equal(score, want_score) and got.shape[1] == 1
+    assert sam.shape[1] == 3 and torch.equal(sam, official_sam)
+    assert not torch.allclose(got, sam[:, :1])  # the HQ token is not SAM's mask token
+    with pytest.raises(RuntimeError, match="no task prompt"):
+        model._embed(model.prompt_encoder, [(20.0, 24.0)], [1], None, None, 2, size)

@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from baselines import create_model  # noqa: E402
-from baselines.contract import Prompts  # noqa: E402
+from baselines.contract import ModelArgumentError, Prompts  # noqa: E402
 from baselines.sam.sum_training import weighted_pixels  # noqa: E402
 from benchmark.train import RECIPES, recipe_for, train  # noqa: E402
 from benchmark.train.loop import load_init  # noqa: E402
@@ -54,6 +54,7 @@ def test_defaults_follow_the_official_hq_sam_arch_code_and_name_their_source():
     r = recipe_for("sum-hq")
     assert (r.family, r.trainable, r.optimizer, r.lr, r.weight_decay, r.num_points, r.options["rounds"]) == \
         ("sum_hq", HQ_MODULES, "adam", 1e-3, 0.0, 10, 1)
+    assert (r.options["task_prompt"], r.options["labelled_task"], r.options["certainty_threshold"]) == ("first", 1, 0.5)
     assert recipe_for("sum_hq_sam_vit_b").family == "sum_hq"
     for key in ("trainable", "optimizer", "lr", "weight_decay", "schedule", "batch_size", "train_size", "prompt",
                 "num_points", "focal_weight", "dice_weight", "iou_weight", "grad_clip", "unlabelled_fraction",
@@ -95,24 +96,36 @@ def test_only_hq_additions_train_and_loss_falls(runs, dataset, sam_init):
     extra = set(trained) - set(sam)
     assert extra and all(k.startswith(HQ_MODULES) for k in extra)
     a = before.state_dict()
-    assert all(not torch.equal(a[k], trained[k]) for k in extra if k.endswith(".weight"))  # each HQ layer moved
+    unused = {"mask_decoder.task_prompt_tokens.2.weight", "mask_decoder.hf_type_tokens.2.weight"}  # entity type
+    assert all(not torch.equal(a[k], trained[k]) for k in extra - unused if k.endswith(".weight"))  # each moved
+    assert all(not trained[k].any() for k in unused)
     rows = list(csv.DictReader(open(runs["hq"].log)))
     assert [float(r["lr"]) for r in rows[:13]] == [1e-2] * 13 and float(rows[-1]["lr"]) == pytest.approx(1e-3)
 
 
-def test_weights_load_through_registry_and_evaluate_as_hq_sam(runs):
+def test_weights_load_through_registry_and_evaluate_as_hq_sam(runs, tmp_path):
+    """The trained weights evaluate through sum_hq_sam (HQ token, K = 1); without task tokens (task=none)
+    exactly as hq_sam on the same weights; the trained type-0 token changes the default answer."""
+    from safetensors.torch import load_file, save_file
+
+    sd = load_file(str(runs["hq"].weights))
+    hq_only = tmp_path / "hq.safetensors"
+    save_file({k: v for k, v in sd.items() if "task_prompt_tokens" not in k and "hf_type_tokens" not in k},
+              str(hq_only))
     img = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
     prompts = Prompts(points=np.array([[[20.0, 20.0]]]), point_labels=np.array([[1]]))
     preds = {}
-    for name in (NAME, "hq_sam_vit_h"):
-        m = create_model(name, checkpoint=str(runs["hq"].weights), config="tiny")
+    for key, name, ckpt, kw in (("default", NAME, runs["hq"].weights, {}),
+                                ("none", NAME, runs["hq"].weights, {"task": "none"}),
+                                ("hq_sam", "hq_sam_vit_h", hq_only, {})):
+        m = create_model(name, checkpoint=str(ckpt), config="tiny", **kw)
         m.set_image(img)
-        preds[name] = m.predict(prompts, multimask=False)
-    assert preds[NAME].logits.shape == (1, 1, 32, 32)
-    assert np.array_equal(preds[NAME].logits, preds["hq_sam_vit_h"].logits)
-    untrained = create_model(NAME, config="tiny")
-    untrained.set_image(img)
-    assert not np.array_equal(untrained.predict(prompts).logits, preds[NAME].logits)
+        preds[key] = m.predict(prompts, multimask=True).logits
+    assert preds["default"].shape == (1, 1, 32, 32)
+    assert np.array_equal(preds["none"], preds["hq_sam"])
+    assert not np.array_equal(preds["default"], preds["none"])
+    with pytest.raises(ModelArgumentError, match="unknown SUM-HQ task 'part'"):
+        create_model(NAME, config="tiny", task="part")
 
 
 def test_resume_after_kill_equals_uninterrupted_run(runs, dataset, sam_init, tmp_path, monkeypatch):
@@ -139,7 +152,7 @@ def test_resume_after_kill_equals_uninterrupted_run(runs, dataset, sam_init, tmp
 
 
 def test_vanilla_options_and_task_prompt_refused():
-    r = override_recipe(RECIPES["sum_hq"], {"uncertainty": "none", "prompt_sampling": "uniform"})
+    r = override_recipe(RECIPES["sum_hq"], {"uncertainty": "none", "prompt_sampling": "uniform", "task_prompt": "none"})
     assert (r.options["uncertainty"], r.options["prompt_sampling"], r.options["task_prompt"]) == \
         ("none", "uniform", "none")
     assert r.trainable == HQ_MODULES
@@ -147,7 +160,8 @@ def test_vanilla_options_and_task_prompt_refused():
 
 @pytest.mark.parametrize("args, says", [
     (["sum-hq"], "training sum-hq needs --refiner"),
-    (["sum-hq", "--recipe-option", "task_prompt=first"], "recipe option task_prompt=first: valid: none"),
+    (["sum-hq", "--recipe-option", "task_prompt=all"], "recipe option task_prompt=all: valid: first, none"),
+    (["sum-hq", "--recipe-option", "labelled_task=3"], "recipe option labelled_task=3: valid: 1 (HQSeg-44K"),
     (["sum-hq", "--recipe-option", "uncertainty=none", "--recipe-option", "lr_drop_fraction=2.0"],
      "lr_drop_fraction in [0, 1]"),
 ])
@@ -161,10 +175,15 @@ def test_cli_misuse_is_one_line_exit_2(args, says, dataset, tmp_path):
 def test_cli_vanilla_runs_without_refiner_and_refuses_a_non_refiner(runs, dataset, sam_init, tmp_path):
     common = ["--dataset", dataset, "--config", "tiny", "--init-checkpoint", sam_init, "--steps", "1",
               "--batch-size", "2", "--train-size", "32"]
-    vanilla = ["--recipe-option", "uncertainty=none", "--recipe-option", "prompt_sampling=uniform"]
+    vanilla = ["--recipe-option", "uncertainty=none", "--recipe-option", "prompt_sampling=uniform",
+               "--recipe-option", "task_prompt=none"]
     r = run_cli("train", "sum-hq", "--out", tmp_path / "van", *vanilla, *common)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "van" / f"{NAME}.safetensors").exists()
+    from safetensors.torch import load_file
+
+    sd = load_file(str(tmp_path / "van" / f"{NAME}.safetensors"))
+    tokens = [k for k in sd if "task_prompt_tokens" in k or "hf_type_tokens" in k]
+    assert len(tokens) == 5 and not any(sd[k].any() for k in tokens)  # Vanilla adds no task token
     r = run_cli("train", "sum-hq", "--out", tmp_path / "bad", "--refiner", runs["hq"].weights, *common)
     assert r.returncode == 2 and "not a sum_refine run's weights" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
@@ -191,17 +210,26 @@ def test_trained_model_decodes_through_the_hq_token_and_helpers_through_sam():
     import copy
 
     from baselines.sam.hq_sam import HQSamAdapter
+    from baselines.sam.sum_hq import SumHQAdapter
     from baselines.sam.configs import official
 
+    from baselines.sam.sum_training import SumTrainingConfig
+
     model = create_model(NAME, config="tiny").model.eval()
+    model.attach_training(SumTrainingConfig(), copy.deepcopy(model))
+    with torch.no_grad():
+        for emb in model.mask_decoder.hf_type_tokens:
+            emb.weight.normal_(generator=torch.Generator().manual_seed(1))
     size = int(model.image_encoder.img_size)
     x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         feats = model._features(model, x)
         sparse, dense = model._embed(model.prompt_encoder, [(20.0, 24.0)], [1], None, None, 0, size)
         got, score = model._decode(model, feats, sparse, dense, False)
-        want, want_score, _ = HQSamAdapter(model).decode({"embeddings": feats.emb, "interm": feats.interm},
-                                                         sparse, dense, False)
+        want, want_score, _ = SumHQAdapter(model).decode({"embeddings": feats.emb, "interm": feats.interm},
+                                                         sparse, dense, False)  # task 0, as the embed above
+        plain, _, _ = HQSamAdapter(model).decode({"embeddings": feats.emb, "interm": feats.interm}, sparse, dense,
+                                                 False)
         sam, _ = model._decode(copy.deepcopy(model), feats, sparse, dense, True)
         official_sam, _ = official.MaskDecoder.forward(model.mask_decoder, image_embeddings=feats.emb,
                                                        image_pe=model.prompt_encoder.get_dense_pe(),
@@ -210,5 +238,4 @@ def test_trained_model_decodes_through_the_hq_token_and_helpers_through_sam():
     assert torch.equal(got, want) and torch.equal(score, want_score) and got.shape[1] == 1
     assert sam.shape[1] == 3 and torch.equal(sam, official_sam)
     assert not torch.allclose(got, sam[:, :1])  # the HQ token is not SAM's mask token
-    with pytest.raises(RuntimeError, match="no task prompt"):
-        model._embed(model.prompt_encoder, [(20.0, 24.0)], [1], None, None, 2, size)
+    assert not torch.allclose(got, plain)  # the task token (type 0) is added

@@ -1,37 +1,42 @@
 """SUM in HQ-SAM's architecture (``robustseg train sum-hq``): the SUM paper's Fig. 4 / Tables 10-13 rows
 "SUM (HQ-SAM arch.)" and, with the Vanilla options, "Vanilla (HQ-SAM arch.)", fine-tuned "using the same
-lightweight scheme as HQ-SAM" (§4.2): HQ-SAM's decoder additions trained from scratch, SAM frozen. The SUM
-authors' HQ-SAM-arch training script is the primary source here (the paper gives no numbers for this
-setting beyond "we adhere to the HQ-SAM configuration", App. B.1); the SUM losses, pseudo-labels,
-uncertainty maps and prompt sampling are the ``sum`` recipe's code paths. Every default names its source."""
+lightweight scheme as HQ-SAM" (§4.2): HQ-SAM's decoder additions and SUM's task tokens trained from
+scratch, SAM frozen. The SUM authors' HQ-SAM-arch training script is the primary source here (the paper gives
+no numbers for this setting beyond "we adhere to the HQ-SAM configuration", App. B.1); the SUM losses,
+pseudo-labels, uncertainty maps and prompt sampling are the ``sum`` recipe's code paths. Every default names
+its source."""
 from __future__ import annotations
 
 from baselines.sam.sum_training import CHOICES
 
+from ..errors import UsageError
 from .recipes import OPTION_CHOICES, Recipe, add_recipe
 from .sum_recipe import _ABLATION_SOURCES, _FILTERS
+from .sum_setup import FAMILY_SETUP, prepare_sum
 
 _P = "SUM (NeurIPS 2024)"
 _CODE = "Kangningthu/SUM@2a1d378 sum_on_hq-sam/train/train_uncertainty_aware.py"
 _README = "Kangningthu/SUM@2a1d378 sum_on_hq-sam/train/README.md"
 HQ_MODULES = ("mask_decoder.hf_token.", "mask_decoder.hf_mlp.", "mask_decoder.compress_vit_feat.",
-              "mask_decoder.embedding_encoder.", "mask_decoder.embedding_maskfeature.")
+              "mask_decoder.embedding_encoder.", "mask_decoder.embedding_maskfeature.",
+              "mask_decoder.task_prompt_tokens.", "mask_decoder.hf_type_tokens.")
 
 SUM_HQ = Recipe(
     family="sum_hq", trainable=HQ_MODULES, optimizer="adam", lr=1e-3, weight_decay=0.0, schedule="step",
     final_lr_ratio=0.1, batch_size=32, train_size=1024, prompt="points_or_box", num_points=10,
     focal_weight=20.0, dice_weight=1.0, focal_gamma=2.0, focal_alpha=0.25, dice_smooth=1.0, iou_weight=0.0,
     grad_clip=float("inf"), loss="sum", unlabelled_fraction=0.5,
-    options={"stage": "sum", "rounds": 1, "labelled_task": 2, "certainty_threshold": 0.5, **_FILTERS,
-             "pseudo_label": "sam", "uncertainty": "refiner", "prompt_sampling": "certainty", "task_prompt": "none",
+    options={"stage": "sum", "rounds": 1, "labelled_task": 1, "certainty_threshold": 0.5, **_FILTERS,
+             "pseudo_label": "sam", "uncertainty": "refiner", "prompt_sampling": "certainty", "task_prompt": "first",
              "lr_drop_fraction": 10 / 12},
     sources={
         "trainable": f"{_P} §4.2 'the same lightweight fine-tuning scheme and architecture as HQ-SAM'; {_CODE} "
                      "l.103-152: MaskDecoderHQ loads SAM's decoder and freezes it (requires_grad False), then adds "
                      "hf_token, hf_mlp, compress_vit_feat, embedding_encoder, embedding_maskfeature (trained from "
-                     "their random init); the image encoder and prompt encoder run under no_grad (l.631, l.763). "
-                     "Its task-prompt tokens (task_prompt_tokens, hf_type_tokens; README --use_task_prompt_token "
-                     "yes) are not reconstructed (ours, see options.task_prompt)",
+                     "their random init) and, with --use_task_prompt_token yes (README), the task tokens "
+                     "task_prompt_tokens 1-2 and hf_type_tokens 0-2 (l.174-200; type 0's mask-token vector frozen "
+                     "at zero by --zero_token_no_grad, l.452, l.186); the image encoder and prompt encoder run under "
+                     "no_grad (l.631, l.763)",
         "optimizer": f"{_CODE} l.534: optim.Adam(betas=(0.9, 0.999), eps=1e-8)",
         "lr": f"{_CODE} l.397: --learning_rate 1e-3",
         "weight_decay": f"{_CODE} l.534: weight_decay=0",
@@ -71,15 +76,27 @@ SUM_HQ = Recipe(
                                 "SA-1B pseudo-labels filtered by area, utils/sam1b.py)",
         "options.min_stability": f"{_P} App. B.1: stability >= 95.0",
         "options.max_area": f"{_P} App. B.1; {_CODE} l.420 --max_ratio 0.95",
-        "options.labelled_task": "unused: no task prompt (options.task_prompt none)",
+        "options.labelled_task": f"{_CODE} l.781: mask_type=1 for the HQSeg-44K batches (0 for SAM pseudo-labels, "
+                                 "l.648; 2 is the code's entity type): the task token added to labelled items",
         **_ABLATION_SOURCES,
-        "options.task_prompt": f"'none' only: {_CODE} adds its task prompt as learned output tokens "
-                               "(task_prompt_tokens / hf_type_tokens, l.174-200, l.297) that HQ-SAM's released "
-                               "architecture lacks; not reconstructed, so the trained weights are HQ-SAM's keys",
+        "options.task_prompt": f"{_README} --use_task_prompt_token yes: 'first' adds the task tokens (labelled: "
+                               "labelled_task, unlabelled: type 0) to the output tokens (l.297) in the one round; "
+                               "'none' adds none (HQ-SAM's tokens: Vanilla, the standard protocol)",
         "length": f"{_CODE} l.400: 12 epochs over HQSeg-44K's 44,320 images (about 16,600 steps of 32); pass "
                   "--steps (the default is one epoch of the built dataset)",
     })
 
+
+
+def prepare_sum_hq(model, recipe, refiner_checkpoint):
+    """``prepare_sum`` after checking the labelled task is one of the code's trained types (1, 2)."""
+    if recipe.options["labelled_task"] not in (1, 2):
+        raise UsageError(f"recipe option labelled_task={recipe.options['labelled_task']}: valid: 1 (HQSeg-44K, "
+                         "salient), 2 (entity)")
+    return prepare_sum(model, recipe, refiner_checkpoint)
+
+
 add_recipe(SUM_HQ, {"sum-hq": "sum_hq_sam_vit_h", **{f"sum_hq_sam_{v}": f"sum_hq_sam_{v}"
                                                       for v in ("vit_b", "vit_l", "vit_h")}})
-OPTION_CHOICES["sum_hq"] = {**CHOICES, "task_prompt": ("none",)}
+OPTION_CHOICES["sum_hq"] = {**CHOICES, "task_prompt": ("first", "none")}  # one round: 'all' is 'first'
+FAMILY_SETUP["sum_hq"] = prepare_sum_hq

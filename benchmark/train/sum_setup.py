@@ -62,5 +62,4 @@ def prepare_sum(model, recipe, refiner_checkpoint: Optional[str]) -> dict:
     return extra
 
 
-# recipe family -> setup before training
-FAMILY_SETUP = {"sum": prepare_sum, "sum_refine": prepare_sum, "sum_hq": prepare_sum}
+FAMILY_SETUP = {"sum": prepare_sum, "sum_refine": prepare_sum}  # recipe family -> setup (sum_hq: sum_hq_recipe)

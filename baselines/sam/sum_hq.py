@@ -25,6 +25,7 @@ from ..contract import ModelArgumentError
 from ..family import ModelFamily, register_family
 from .configs import build_sam, get_config
 from .hq_sam import HQSamAdapter, MaskDecoderHQ
+from .sum import build_torch_model as build_sum
 from .sum_training import SumSam
 
 VARIANTS = ("vit_b", "vit_l", "vit_h")
@@ -68,11 +69,10 @@ class SumHQSam(SumSam):
     """HQ-SAM with SUM's training forwards; the HQ token is the trained model's (single) output."""
 
     build_args: tuple = ("vit_h", None)  # (variant, config) it was built with: the refinement module's size
+    _task: int | None = None  # the task token of the trained model's next decode (set by ``_embed``)
 
     def _features(self, owner, x: torch.Tensor) -> HQFeatures:
         return HQFeatures(*owner.image_encoder.forward_interm(x))
-
-    _task: int | None = None  # the task token of the trained model's next decode (set by ``_embed``)
 
     def _decode(self, owner, emb: HQFeatures, sparse, dense, multimask: bool):
         if owner is not self:  # the frozen initial SAM or the refinement module: SAM's decoder
@@ -89,8 +89,6 @@ class SumHQSam(SumSam):
 
     def refiner_template(self) -> torch.nn.Module:
         """An untrained SUM model of this size: what a ``sum-refine`` run's weights load into."""
-        from .sum import build_torch_model as build_sum
-
         return build_sum(*self.build_args)
 
 

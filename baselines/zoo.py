@@ -6,7 +6,7 @@ import importlib.util
 from . import weightfree  # noqa: F401
 
 if importlib.util.find_spec("torch") and importlib.util.find_spec("segment_anything"):
-    from .sam import gara_sam, hq_sam, robustsam, sam, sum, sum_refined  # noqa: F401
+    from .sam import gara_sam, hq_sam, robustsam, sam, sum, sum_hq, sum_refined  # noqa: F401
     from .restore import segment as restore_then_sam  # noqa: F401
 if importlib.util.find_spec("torch"):
     from .sam2 import models as sam2_models, ruac  # noqa: F401

@@ -287,13 +287,14 @@ def parser() -> T.OneLineParser:
     p = sub.add_parser("train", help="fine-tune GaRA-SAM, RobustSAM, SUM or RUAC on a built dataset "
                                           "(docs/training.md); ecocseg: self-training source -> target (docs/semantic.md)")
     p.add_argument("model", help="gara-sam, robustsam, ruac, gara_sam_vit_{b,l} / robustsam_vit_{b,l,h}, ecocseg, or "
-                                 "sum-refine then sum (sum[_refine]_vit_{b,l,h}; docs/training.md)")
+                                 "sum-refine then sum (sum[_refine]_vit_{b,l,h}) or sum-hq (sum_hq_sam_vit_{b,l,h}; "
+                                 "docs/training.md)")
     p.add_argument("--dataset", required=True, help="built dataset folder (ecocseg: the labelled source)")
     p.add_argument("--target-dataset", help="ecocseg: the unlabelled target build (its labels are not read)")
     p.add_argument("--out", required=True, help="run folder (weights, log.csv, checkpoints); rerun to resume")
     p.add_argument("--init-checkpoint", help="official SAM weights of the same size (e.g. sam_vit_b_01ec64.pth; "
                                              "ruac: sam2.1_hiera_base_plus.pt; ecocseg: an ImageNet MiT encoder, mit_b5.pth)")
-    p.add_argument("--refiner", help="sum: weights of a sum-refine run on the same dataset (the mask-refinement "
+    p.add_argument("--refiner", help="sum, sum-hq: weights of a sum-refine run on the same dataset (the mask-refinement "
                                      "module that makes SUM's uncertainty maps)")
     p.add_argument("--random-weights", action="store_true",
                    help="start from random init instead of --init-checkpoint (tests; the run records it)")

@@ -35,7 +35,7 @@ def test_multimask_k(name):
     model.set_image(check_image())
     p = Prompts(points=np.array([[[20.0, 25.0]]], np.float32), point_labels=np.ones((1, 1), np.int32))
     k = model.predict(p, multimask=True).masks.shape[1]
-    assert k == (1 if name.startswith(("hq_sam", "robustsam")) else 3)
+    assert k == (1 if name.startswith(("hq_sam", "sum_hq_sam", "robustsam")) else 3)  # HQ token only: K = 1
     assert model.predict(p, multimask=False).masks.shape[1] == 1
 
 

@@ -207,8 +207,8 @@ def test_list_says_which_datasets_and_weights_are_missing(tmp_path):
     listing = format_status(list_suites_status(None))
     assert "sum_augseg_1point  [MISSING INPUTS]" in listing  # AugSeg variants: our recipe's, given checkpoints
     assert "SUM (FT-Medium): needs a checkpoint: SUM publishes no weights: train your own" in listing
-    # the SUM ablation rows and the U2PL and AugSeg baselines run our recipe's variant (recipe options), given a
-    # checkpoint; the HQ-SAM-architecture rows (no recipe on this branch) stay unavailable
+    # the SUM ablation rows, the U2PL and AugSeg baselines and the HQ-SAM-architecture rows run our recipes'
+    # variants (recipe options; sum-hq), given a checkpoint
     for row, option in (("Vanilla (FT-Medium)", "uncertainty=none"), ("Mask Refinement (FT-Medium)", "pseudo_label=refined"),
                         ("U2PL (FT-Small)", "semisup=u2pl"), ("AugSeg Mixed-Prompt (FT-Small)", "semisup=augseg"),
                         ("AugSeg Box-Prompt (FT-Small)", "augseg_prompt=box"),
@@ -220,8 +220,14 @@ def test_list_says_which_datasets_and_weights_are_missing(tmp_path):
         line = next(x for x in listing.splitlines() if f"model   missing     {row}:" in x)
         assert "needs a checkpoint" in line and f"--recipe-option {option}" in line, line
     assert "SAM + mask-refinement module: needs a checkpoint" in listing
-    for row in ("SUM (HQ-SAM arch., FT-Small)",):
-        assert f"model   unavailable {row}: no robustseg model for it" in listing
+    sum_sections = [sec for sec in listing.split("\n\n") if sec.startswith("sum_")]
+    assert len(sum_sections) == 9 and not any("unavailable" in sec for sec in sum_sections)  # every SUM cell runnable
+    for row, train_cmd in (("Vanilla (HQ-SAM arch., FT-Small)", "train sum-hq --recipe-option uncertainty=none"),
+                           ("SUM (HQ-SAM arch., FT-Small)", "then `robustseg train sum-hq`")):
+        line = next(x for x in listing.splitlines() if f"model   missing     {row}:" in x)
+        assert "needs a checkpoint" in line and train_cmd in line and "sum_hq_sam_vit_h=RUN/" in line, line
+    hq_suite = listing.split("sum_vs_hq_sam_single_output  [")[1].split("\n\n")[0]
+    assert "cells   432 of 432 runnable" in hq_suite
     assert "sum_ablation_ft_medium  [MISSING INPUTS]" in listing
 
 
@@ -236,6 +242,18 @@ def test_rows_run_by_one_model_are_refused_together_and_run_one_at_a_time(tmp_pa
     assert not (tmp_path / "all").exists()
     status = suite_status(suite, None, {"sum_vit_h": None}, models=["SUM (FT-Medium)"], dataset_override=override)
     assert [i.registry for i in status.inputs if i.kind == "model" and i.state == "present"] == ["sum_vit_h"]
+
+
+def test_hq_sam_architecture_rows_share_one_model_and_run_one_at_a_time(tmp_path):
+    """Vanilla and SUM in HQ-SAM's architecture are both sum_hq_sam_vit_h (recipe sum-hq, two runs)."""
+    suite = get_suite("sum_vs_hq_sam_single_output")
+    override = synthetic_override(suite, num_images=1)
+    with pytest.raises(UsageError, match=r"'Vanilla \(HQ-SAM arch\., FT-Small\)', 'SUM \(HQ-SAM arch\., FT-Small\)' "
+                                         r"all run as sum_hq_sam_vit_h"):
+        reproduce(suite.name, None, {}, tmp_path / "all", random_weights=True, dataset_override=override)
+    status = suite_status(suite, None, {"sum_hq_sam_vit_h": None}, models=["SUM (HQ-SAM arch., FT-Small)"],
+                          dataset_override=override)
+    assert [i.registry for i in status.inputs if i.kind == "model" and i.state == "present"] == ["sum_hq_sam_vit_h"]
 
 
 def test_reproduce_fails_early_listing_every_missing_input(tmp_path):

@@ -37,11 +37,15 @@ class MaskDecoderHQ(official.MaskDecoder):
             nn.Conv2d(d // 8, d // 4, 3, 1, 1), LayerNorm2d(d // 4), nn.GELU(),
             nn.Conv2d(d // 4, d // 8, 3, 1, 1))
 
-    def forward_hq(self, image_embeddings, interm, image_pe, sparse, dense, multimask: bool):
+    def output_tokens(self, task=None) -> torch.Tensor:
+        """The IoU, SAM mask and HQ output tokens (SUM on HQ-SAM adds its task tokens to them)."""
+        return torch.cat([self.iou_token.weight, self.mask_tokens.weight, self.hf_token.weight], dim=0)
+
+    def forward_hq(self, image_embeddings, interm, image_pe, sparse, dense, multimask: bool, task=None):
         """HQ-token logits (B, 1, h, w) and the paired SAM IoU score (B, 1), as sam-hq with
         ``hq_token_only=True``: multimask pairs it with the best of SAM's 3 tokens' scores."""
         hq_features = self.embedding_encoder(image_embeddings) + self.compress_vit_feat(interm.permute(0, 3, 1, 2))
-        tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight, self.hf_token.weight], dim=0)
+        tokens = self.output_tokens(task)
         tokens = tokens.unsqueeze(0).expand(sparse.size(0), -1, -1)
         tokens = torch.cat((tokens, sparse), dim=1)
         hs, up_sam = run_two_way(self, image_embeddings, image_pe, tokens, dense)

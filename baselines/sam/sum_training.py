@@ -72,6 +72,7 @@ class SumTrainingConfig:
     augseg_consistency: str = "best"  # "best" (the outputs closest to the pseudo-label) or "multi" (by token)
     augseg_grid_side: int = 32  # Uniform Point-Prompt: SAM's automatic-mask grid, points per side
     augseg_ema: float = 0.999  # AugSeg's ema_decay
+    num_points: int = 1  # clicks of an unlabelled item's first point prompt (the recipe's num_points)
 
     def __post_init__(self):
         for key, valid in CHOICES.items():
@@ -103,6 +104,22 @@ def weighted_pixel(region: torch.Tensor, weights: torch.Tensor, generator: Optio
             return None
     idx = int(torch.multinomial(flat, 1, generator=generator))
     return idx % region.shape[1], idx // region.shape[1]
+
+
+def weighted_pixels(region: torch.Tensor, weights: torch.Tensor, k: int, generator: Optional[torch.Generator]):
+    """Up to ``k`` distinct pixels of ``region`` drawn by ``weights`` without replacement (the SUM HQ-SAM-arch
+    code's ``masks_sample_points_with_weight``); one draw is ``weighted_pixel``'s. [] for an empty region."""
+    if k == 1:
+        one = weighted_pixel(region, weights, generator)
+        return [] if one is None else [one]
+    flat = (region.float() * weights).flatten()
+    if int((flat > 0).sum()) < k:  # too few weighted pixels: uniform over the region, as a weightless draw
+        flat = region.float().flatten()
+    n = min(k, int((flat > 0).sum()))
+    if n == 0:
+        return []
+    idx = torch.multinomial(flat, n, replacement=False, generator=generator).tolist()
+    return [(i % region.shape[1], i // region.shape[1]) for i in idx]
 
 
 def stability_score(logits: torch.Tensor, offset: float = 1.0) -> float:
@@ -195,6 +212,10 @@ class SumSam(TrainableSam):
             dense = dense + encoder.task_prompt_embedding[task].weight.reshape(1, -1, 1, 1)
         return sparse, dense
 
+    def _features(self, owner, x: torch.Tensor):
+        """``owner``'s image features of ``x``, sliceable per image (HQ-SAM adds its early ViT features)."""
+        return owner.image_encoder(x)
+
     def _decode(self, owner, emb, sparse, dense, multimask: bool):
         return owner.mask_decoder(image_embeddings=emb, image_pe=owner.prompt_encoder.get_dense_pe(),
                                   sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
@@ -256,7 +277,7 @@ class SumSam(TrainableSam):
 
     def _refine_stage(self, x, gts, unlabelled, size, generator) -> TrainingOutputs:
         with torch.no_grad():
-            emb = self.image_encoder(x)  # frozen in this stage, so it is the initial SAM's embedding
+            emb = self._features(self, x)  # frozen in this stage, so it is the initial SAM's embedding
         logits, certainty = [], []
         for i, gt in enumerate(gts):
             with torch.no_grad():
@@ -279,7 +300,7 @@ class SumSam(TrainableSam):
         u2pl = cfg.semisup == "u2pl"
         rows = list(range(len(gts))) if u2pl else idx
         with torch.no_grad():
-            emb_l = h.labeller.image_encoder(x[rows]) if rows else None
+            emb_l = self._features(h.labeller, x[rows]) if rows else None
             for i, gt in enumerate(gts):
                 if not unlabelled[i]:
                     targets.append(gt.float())
@@ -308,7 +329,7 @@ class SumSam(TrainableSam):
         # prompts drawn with P_i = c_i / sum c (§3.2.2), or uniformly over the region as SAM (App. F.2 ablation)
         weights = certainty if cfg.prompt_sampling == "certainty" else [torch.ones_like(c) for c in certainty]
         first_task = [0 if u or cfg.task_prompt == "none" else cfg.labelled_task for u in unlabelled]
-        emb = self.image_encoder(x)
+        emb = self._features(self, x)
         contrast = None
         if teacher is not None:  # U2PL: the map splits pixels for the contrastive term; the loss is standard
             contrast = contrast_inputs(emb, teacher[0], targets, teacher[1], certainty, teacher[2], unlabelled,
@@ -319,10 +340,9 @@ class SumSam(TrainableSam):
             if unlabelled[i]:  # the first prompt, like every later one, drawn by certainty
                 if float(torch.rand(1, generator=generator, device=t.device)) < 0.5:  # generator on t's device
                     box = box_of(t > 0) if bool((t > 0).any()) else None
-                    click = None if box is not None else weighted_pixel(t > 0, weights[i], generator)
+                    pts = [] if box is not None else weighted_pixels(t > 0, weights[i], cfg.num_points, generator)
                 else:
-                    box, click = None, weighted_pixel(t > 0, weights[i], generator)
-                pts = [click] if click is not None else []
+                    box, pts = None, weighted_pixels(t > 0, weights[i], cfg.num_points, generator)
                 prompts.append([pts, [1] * len(pts), box, None, None])
             else:
                 p, b = batch.points[i], batch.boxes[i]

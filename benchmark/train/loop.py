@@ -172,7 +172,7 @@ def train(model_name: str, dataset_dir: str | os.PathLike, out_dir: str | os.Pat
     init_sha = load_init(model, init_checkpoint, recipe) if init_checkpoint else ""
     setup = FAMILY_SETUP.get(recipe.family)
     if setup is None and refiner_checkpoint is not None:
-        raise UsageError(f"--refiner is only for training sum (this recipe is {recipe.family})")
+        raise UsageError(f"--refiner is only for training sum and sum-hq (this recipe is {recipe.family})")
     extra = setup(model, recipe, refiner_checkpoint) if setup else {}
     if hasattr(model, "prepare_training"):  # modules built from the loaded weights (RUAC's attackers)
         model.prepare_training()

@@ -8,8 +8,9 @@
   parameter group (the first of ``recipe.lr_groups`` whose name part a parameter's name contains, else
   ``recipe.lr``) and no weight decay on biases and ``torch.nn.LayerNorm`` weights.
 
-Every group keeps its ``base_lr``; ``set_lr`` applies the schedule (constant, or a cosine from each group's
-rate down to ``final_lr_ratio`` of it) as a function of the step, so a resumed run sets the same rates as an
+Every group keeps its ``base_lr``; ``set_lr`` applies the schedule (constant, a cosine from each group's
+rate down to ``final_lr_ratio`` of it, or one step down to that ratio after ``options["lr_drop_fraction"]`` of
+the run: HQ-SAM's StepLR) as a function of the step, so a resumed run sets the same rates as an
 uninterrupted one."""
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import torch
 from ..errors import UsageError
 
 OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "step")
 _BLOCK = re.compile(r"^image_encoder\.blocks\.(\d+)\.")
 
 
@@ -68,6 +69,10 @@ def make_optimizer(recipe, trainable: list, model) -> tuple[torch.optim.Optimize
     if recipe.optimizer not in OPTIMIZERS or recipe.schedule not in SCHEDULES:
         raise UsageError(f"recipe {recipe.family}: optimizer {recipe.optimizer!r} / schedule {recipe.schedule!r}; "
                          f"valid: {OPTIMIZERS} / {SCHEDULES}")
+    drop = recipe.options.get("lr_drop_fraction")
+    if recipe.schedule == "step" and not (isinstance(drop, float) and 0.0 <= drop <= 1.0):
+        raise UsageError(f"recipe {recipe.family}: schedule 'step' needs option lr_drop_fraction in [0, 1], "
+                         f"got {drop!r}")
     if recipe.lr_groups:
         if recipe.optimizer != "adamw" or recipe.layer_decay != 1.0:
             raise UsageError(f"recipe {recipe.family}: lr_groups need optimizer adamw and no layer_decay")
@@ -90,6 +95,8 @@ def set_lr(optimizer, recipe, step: int, steps: int) -> float:
     if recipe.schedule == "cosine":
         r = recipe.final_lr_ratio
         factor = r + (1 - r) * 0.5 * (1 + math.cos(math.pi * (step - 1) / steps))
+    elif recipe.schedule == "step":  # StepLR once: final_lr_ratio after options["lr_drop_fraction"] of the run
+        factor = recipe.final_lr_ratio if step > recipe.options["lr_drop_fraction"] * steps else 1.0
     for g in optimizer.param_groups:
         g["lr"] = g["base_lr"] * factor
     return optimizer.param_groups[0]["lr"] if recipe.lr_groups else recipe.lr * factor

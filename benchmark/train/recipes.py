@@ -44,7 +44,7 @@ class Recipe:
     options: dict = field(default_factory=dict)  # family-specific settings (SUM: rounds, task, filters, theta)
     frozen: tuple[str, ...] = ()  # never trained, even when a trainable part matches (RUAC: unused SAM 2 MLPs)
     lr_groups: tuple[tuple[str, float], ...] = ()  # (name part, lr): first match wins, else lr (optim.py)
-    schedule: str = "constant"  # "cosine": each group's lr falls to final_lr_ratio of it over the run
+    schedule: str = "constant"  # "cosine": each group's lr falls to final_lr_ratio of it over the run; "step" (optim.py)
     final_lr_ratio: float = 0.1
     focal_balanced: bool = False  # Lin et al.'s alpha / 1 - alpha weighting (SAM 2's training loss)
     seg_weight: float = 1.0  # weight of the segmentation loss on the (clean) training images
@@ -188,3 +188,4 @@ def recipe_for(model_name: str) -> Recipe:
 
 
 from . import ruac_recipe  # noqa: E402,F401  (registers the RUAC recipe)
+from . import sum_hq_recipe  # noqa: E402,F401  (registers SUM in HQ-SAM's architecture)

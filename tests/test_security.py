@@ -189,6 +189,8 @@ def _dotted(node: ast.AST) -> tuple[str, ...]:
         node = node.value
     if isinstance(node, ast.Name):
         parts.append(node.id)
+    elif parts:  # a method of a computed value (``copy.deepcopy(m).eval()``): never the builtin
+        parts.append("<expr>")
     return tuple(reversed(parts))
 
 
@@ -259,6 +261,7 @@ torch.load(p, map_location="cpu", weights_only=True)
 np.load(p, allow_pickle=False)
 np.load(p)
 model.eval()
+copy.deepcopy(model).eval().requires_grad_(False)
 subprocess.run(["robustseg", "eval"], check=True)
 """
     assert unsafe_calls(safe) == []

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
+from typing import Optional
+
 from ..errors import UnknownNameError
-from .sum_recipe import SUM_ALIASES, SUM_MODEL_OF, SUM_OPTION_CHOICES, sum_recipes
 
 ALIASES = {"gara-sam": "gara_sam_vit_b", "robustsam": "robustsam_vit_b"}  # CLI names -> recipe model names
-ALIASES.update(SUM_ALIASES)
-OPTION_CHOICES = dict(SUM_OPTION_CHOICES)  # recipe family -> {option: its valid values}
-MODEL_OF = dict(SUM_MODEL_OF)  # recipe family -> registry family, where a recipe trains another family's model
+OPTION_CHOICES: dict[str, dict] = {}  # recipe family -> {option: its valid values}
+MODEL_OF: dict[str, str] = {}  # recipe family -> registry family, where a recipe trains another family's model
 
 
 @dataclass(frozen=True)
@@ -122,19 +122,25 @@ GARA_SAM = Recipe(
         "grad_clip": f"ours: RobustSAM's clip_grad_norm_(1.0) ({_RS_CODE} engine.py)",
     })
 
-RECIPES = {"gara_sam": GARA_SAM, "robustsam": ROBUSTSAM}
-RECIPES.update(sum_recipes(Recipe))
+RECIPES = {"gara_sam": GARA_SAM, "robustsam": ROBUSTSAM}  # the families below register with add_recipe
 LR_BY_VARIANT = {"gara_sam_vit_l": 1e-5}  # GaRA-SAM implementation details: 1e-5 for ViT-L
 FAMILY_OF: dict[str, str] = {}  # registry names whose family is not their "<family>_vit_" prefix
 
 
-def add_recipe(recipe: Recipe, names: dict[str, str]) -> None:
-    """Register ``recipe`` for ``names`` ({CLI alias or registry name: registry name})."""
+def add_recipe(recipe: Recipe, names: dict[str, str], *, trains: Optional[str] = None,
+               choices: Optional[dict] = None) -> None:
+    """Register ``recipe`` for ``names`` ({CLI alias or registry name: registry name}); ``trains``: the
+    registry family its weights load into when it is not the recipe's own (``sum_refine`` -> ``sum``);
+    ``choices``: {option: valid values} that ``--recipe-option`` checks."""
     RECIPES[recipe.family] = recipe
     for alias, name in names.items():
         if alias != name:
             ALIASES[alias] = name
         FAMILY_OF[name] = recipe.family
+    if trains:
+        MODEL_OF[recipe.family] = trains
+    if choices:
+        OPTION_CHOICES[recipe.family] = dict(choices)
 
 
 def resolve_name(model_name: str) -> str:
@@ -187,5 +193,6 @@ def recipe_for(model_name: str) -> Recipe:
                    f"{', '.join(sorted(FAMILY_OF))}")
 
 
+from . import sum_recipe  # noqa: E402,F401  (registers SUM's two recipes)
 from . import ruac_recipe  # noqa: E402,F401  (registers the RUAC recipe)
 from . import sum_hq_recipe  # noqa: E402,F401  (registers SUM in HQ-SAM's architecture)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from baselines.sam.sum_training import CHOICES
 
 from ..errors import UsageError
-from .recipes import OPTION_CHOICES, Recipe, add_recipe
+from .recipes import Recipe, add_recipe
 from .sum_recipe import _ABLATION_SOURCES, _FILTERS
 from .sum_setup import FAMILY_SETUP, prepare_sum
 
@@ -97,6 +97,6 @@ def prepare_sum_hq(model, recipe, refiner_checkpoint):
 
 
 add_recipe(SUM_HQ, {"sum-hq": "sum_hq_sam_vit_h", **{f"sum_hq_sam_{v}": f"sum_hq_sam_{v}"
-                                                      for v in ("vit_b", "vit_l", "vit_h")}})
-OPTION_CHOICES["sum_hq"] = {**CHOICES, "task_prompt": ("first", "none")}  # one round: 'all' is 'first'
+                                                      for v in ("vit_b", "vit_l", "vit_h")}},
+           choices={**CHOICES, "task_prompt": ("first", "none")})  # one round: 'all' is 'first'
 FAMILY_SETUP["sum_hq"] = prepare_sum_hq

@@ -3,15 +3,12 @@ Models", NeurIPS 2024; code Kangningthu/SUM @ 2a1d378), each default with its so
 the mask-refinement module on the labelled share of a built dataset; ``sum`` fine-tunes SAM on the labelled
 share (ground truth) and the unlabelled share (SAM pseudo-labels with the module's uncertainty maps).
 Where the paper (full-SAM main experiments) and the public code (SUM on the HQ-SAM architecture) differ,
-the paper is followed and the source says so. A function of the ``Recipe`` class, so this module does not
-import ``recipes`` (which imports it)."""
+the paper is followed and the source says so. Registered with ``add_recipe`` as every family is."""
 from __future__ import annotations
 
 from baselines.sam.sum_training import CHOICES
 
-SUM_ALIASES = {"sum": "sum_vit_b", "sum-refine": "sum_refine_vit_b"}
-SUM_MODEL_OF = {"sum_refine": "sum"}
-SUM_OPTION_CHOICES = {"sum": CHOICES}  # the ablation options --recipe-option accepts, with their values  # the refinement module is a SUM/SAM model with fine-tuned decoder
+from .recipes import Recipe, add_recipe
 
 _P = "SUM (NeurIPS 2024)"
 _CODE = "Kangningthu/SUM@2a1d378"
@@ -105,8 +102,8 @@ _ABLATION_SOURCES = {  # the default (SUM), then what each other value reproduce
 }
 
 
-def sum_recipes(recipe_cls) -> dict:
-    """{"sum": ..., "sum_refine": ...} built with ``recipe_cls`` (``benchmark.train.recipes.Recipe``)."""
+def sum_recipes(recipe_cls=Recipe) -> dict:
+    """{"sum": ..., "sum_refine": ...}, built with ``recipe_cls``."""
     common = dict(optimizer="adamw", lr=1e-5, weight_decay=0.1, batch_size=40, train_size=1024,
                   focal_weight=20.0, dice_weight=1.0, focal_gamma=2.0, focal_alpha=0.25, dice_smooth=1.0,
                   grad_clip=float("inf"), loss="sum", unlabelled_fraction=0.5)
@@ -155,3 +152,10 @@ def sum_recipes(recipe_cls) -> dict:
             "length": f"{_P} App. B.2: 4 hours on 8 A100 (no iteration count); pass --steps",
         })
     return {"sum": sum_, "sum_refine": refine}
+
+
+_RECIPES = sum_recipes()
+# the ablation options --recipe-option accepts, with their values
+add_recipe(_RECIPES["sum"], {"sum": "sum_vit_b"}, choices=CHOICES)
+# the refinement module is a SUM/SAM model with a fine-tuned decoder: its weights load into sum_*
+add_recipe(_RECIPES["sum_refine"], {"sum-refine": "sum_refine_vit_b"}, trains="sum")

@@ -216,3 +216,11 @@ def create_model(spec: str, checkpoint: str | None = None, device: str = "cpu", 
     model.random_weights = checkpoint is None and bool(info.checkpoint_files)
     model.name = info.name
     return model
+
+
+def create_named_model(spec: str, checkpoint: str | None = None, device: str = "cpu", **options) -> PromptableSegmenter:
+    """``create_model`` whose name carries the non-default ``options`` (``model_display_name``), the name
+    results and leaderboards file it under, so a configuration never passes for the model's default one."""
+    model = create_model(spec, checkpoint=checkpoint, device=device, **options)
+    model.name = model_display_name(model.name, options)
+    return model

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from baselines import create_model, resolve_model
-from baselines.registry import check_model_arguments, model_display_name
+from baselines import resolve_model
+from baselines.registry import check_model_arguments, create_named_model
 
 from .data.build import BuildConfig, BuildResult, build
 from .eval.evaluate import EvalResult, evaluate
@@ -106,9 +106,7 @@ def evaluate_models(models: Sequence[str], dataset: str | os.PathLike, protocols
     results = []
     for spec in models:
         semantic = resolve_model(spec).kind == "semantic"
-        model = create_model(spec, checkpoint=checkpoint, device=device, **options)
-        if options:
-            model.name = model_display_name(model.name, options)
+        model = create_named_model(spec, checkpoint=checkpoint, device=device, **options)
         for protocol in ["semantic"] if semantic else protocols or DEFAULT_PROTOCOLS:
             bar = progress(f"eval {model.name} {protocol}", "image") if progress else None
             try:

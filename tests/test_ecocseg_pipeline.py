@@ -131,8 +131,9 @@ def test_optimizer_groups_follow_the_configs_paramwise_rule():
 def test_scales_by_source_and_bad_scale_text():
     assert scale_of("auto", "gta5") == (1280, 720) and scale_of("auto", "synthetic") is None
     assert scale_of("none", "gta5") is None and scale_of("960x540", "") == (960, 540)
-    with pytest.raises(Exception, match="auto, none or WxH"):
-        scale_of("big", "")
+    for bad in ("big", "\u00b2x540", "9" * 5000 + "x540", "0x540"):  # a superscript or 5000 digits: no int() crash
+        with pytest.raises(Exception, match="auto, none or WxH"):
+            scale_of(bad, "")
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -93,7 +93,7 @@ def test_test_scale_resizes_the_image_then_the_logits_back(name):
     assert got.scores.shape[1:] == (64, 128) and model.predict(img).scores.shape[1:] == (64, 128)
 
 
-@pytest.mark.parametrize("scale", ["1024", "0x512", "axb", 1024, "1024x512x3"])
+@pytest.mark.parametrize("scale", ["1024", "0x512", "axb", 1024, "1024x512x3", "\u00b2x512", "9" * 5000 + "x512"])
 def test_bad_test_scale_is_one_error(scale):
     with pytest.raises(ModelArgumentError, match="test_scale=.*must be WxH"):
         create_model("segformer-b0", config="tiny", test_scale=scale)

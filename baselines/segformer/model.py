@@ -124,13 +124,15 @@ def _slide_option(crop_size, stride) -> Optional[tuple[int, int]]:
 
 def _scale_option(text) -> Optional[tuple[int, int]]:
     """``test_scale`` "WxH" as (W, H), or None (inference at the input resolution)."""
+    from .slide import parse_scale
+
     if text is None:
         return None
-    w, sep, h = text.partition("x") if isinstance(text, str) else ("", "", "")
-    if not (sep and w.isdigit() and h.isdigit() and 1 <= int(w) <= 16384 and 1 <= int(h) <= 16384):
+    scale = parse_scale(text)
+    if scale is None:
         raise ModelArgumentError(f"test_scale={text!r}: must be WxH with sides in 1..16384 (e.g. 1024x512, the "
                                  "DAFormer/ECOCSeg Cityscapes test scale)")
-    return int(w), int(h)
+    return scale
 
 
 def _register(config: str) -> None:

@@ -43,3 +43,11 @@ def rescale_size(w: int, h: int, scale: tuple[int, int]) -> tuple[int, int]:
     long, short = max(scale), min(scale)
     factor = min(long / max(h, w), short / min(h, w))
     return int(w * factor + 0.5), int(h * factor + 0.5)
+
+
+def parse_scale(text) -> tuple[int, int] | None:
+    """``"WxH"`` as (W, H) with sides in 1..16384 (ASCII digits, at most 5 each), else None: the one reading
+    of a scale, for the model's ``test_scale`` and a training recipe's scales alike."""
+    w, sep, h = text.partition("x") if isinstance(text, str) else ("", "", "")
+    ok = sep and all(v.isascii() and v.isdigit() and len(v) <= 5 and 1 <= int(v) <= 16384 for v in (w, h))
+    return (int(w), int(h)) if ok else None

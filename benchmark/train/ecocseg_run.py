@@ -27,6 +27,7 @@ from baselines.contract import resolve_device
 from baselines.ecoc.codebook import read_codebook
 from baselines.segformer.configs import PIXEL_MEAN, PIXEL_STD
 from baselines.segformer.model import build_network
+from baselines.segformer.slide import parse_scale
 
 from ..jobs import atomic_write_json, folder_lock, load_manifest
 from .data import train_rng
@@ -111,10 +112,10 @@ def scale_of(text: str, source: str, name: str = "scale") -> Optional[tuple[int,
         return TRAIN_SCALES.get(source)
     if text == "none":
         return None
-    w, sep, h = text.partition("x")
-    if not (sep and w.isdigit() and h.isdigit() and 1 <= int(w) <= 16384 and 1 <= int(h) <= 16384):
+    scale = parse_scale(text)
+    if scale is None:
         raise UsageError(f"recipe option {name}={text!r}: must be auto, none or WxH (e.g. 1280x720)")
-    return int(w), int(h)
+    return scale
 
 
 def lr_factor(step: int, recipe: EcocSegRecipe) -> float:

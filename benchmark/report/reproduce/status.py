@@ -230,10 +230,6 @@ def format_status(statuses: Sequence[SuiteStatus]) -> str:
 def build_model(st: InputStatus, device: str, options: Mapping[str, dict]):
     """The robustseg model ``st`` names, with its checkpoint and ``options[st.registry]``; a model built with
     options carries them in its name (``model[k=v,...]``), so its results never pass for the default's."""
-    from baselines import create_model
-    from baselines.registry import model_display_name
+    from baselines.registry import create_named_model
 
-    kwargs = dict(options.get(st.registry, {}))
-    model = create_model(st.registry, checkpoint=st.checkpoint, device=device, **kwargs)
-    model.name = model_display_name(model.name, kwargs)
-    return model
+    return create_named_model(st.registry, checkpoint=st.checkpoint, device=device, **options.get(st.registry, {}))

@@ -235,8 +235,13 @@ def read_verified_parquet(root: str | os.PathLike, rel: str, meta: dict, schema,
         raise IntegrityError(f"{path}: listed in {where} but missing")
     if problem := file_problem(path):
         raise UnsafePathError(f"{path}: {problem}")
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != meta["sha256"]:
+    # Read into memory Arrow owns, not a Python bytes object: Arrow's reader threads may drop the last
+    # reference to the buffer after the call returns, and releasing a Python object there needs the GIL,
+    # which at interpreter exit (just after Ctrl-C or SIGTERM) ends the thread inside a C++ destructor:
+    # the process then aborts (SIGABRT) instead of exiting with its code.
+    with pa.OSFile(str(path)) as f:
+        data = f.read_buffer()
+    if hashlib.sha256(memoryview(data)).hexdigest() != meta["sha256"]:
         raise IntegrityError(f"{path}: sha256 differs from {where} (file changed or corrupt)")
     try:
         table = pq.read_table(pa.BufferReader(data))

@@ -76,6 +76,21 @@ def test_eval_sigterm_after_one_file_resumes_to_the_same_results(tmp_path, refer
     assert got == want and len(want) > 1
 
 
+def test_verified_parquet_is_parsed_from_memory_arrow_owns(tmp_path, reference, monkeypatch):
+    """Under load, an evaluation stopped by SIGTERM once aborted at exit (SIGABRT, not 143): an Arrow
+    reader thread dropped the last reference to the Python ``bytes`` the verified shard was parsed from,
+    and releasing it needed the GIL during interpreter finalization. Shards are therefore read into a
+    buffer Arrow allocated, which its threads can release without Python."""
+    import pyarrow as pa
+
+    seen = []
+    real = pa.BufferReader
+    monkeypatch.setattr(pa, "BufferReader", lambda source: seen.append(source) or real(source))
+    assert cli.main(["eval", "--dataset", str(reference), "--model", "box", "--protocol", "box",
+                     "--out", str(tmp_path / "r")]) == 0
+    assert seen and all(isinstance(s, pa.Buffer) for s in seen), {type(s) for s in seen}
+
+
 # --- empty or corrupt state files count as absent --------------------------------------------------------
 
 CORRUPT = {"empty": b"", "not json": b"{\"files\": ", "a list": b"[]", "wrong types": b"{\"files\": 3, \"skipped\": 1}",

@@ -165,15 +165,19 @@ def _codebook(n=4, k=6, seed=0):
 def test_codebook_file_is_used_as_given(tmp_path):
     import json
 
-    from benchmark.train.ecocseg_run import _session
+    import hashlib
+
+    from benchmark.train.ecocseg_run import _session, codebook_of
 
     rows = _codebook()
     (tmp_path / "cb.json").write_text(json.dumps(rows))
-    run = _session(EcocSegRecipe(config="tiny", bits=6, codebook=str(tmp_path / "cb.json")), 4, "cpu")
-    assert run.pair["student"].code_book.tolist() == rows == run.pair["teacher"].code_book.tolist()
     np.save(tmp_path / "cb.npy", np.array(rows, dtype=np.int64))
-    run = _session(EcocSegRecipe(config="tiny", bits=6, codebook=str(tmp_path / "cb.npy")), 4, "cpu")
-    assert run.pair["student"].code_book.tolist() == rows
+    for name in ("cb.json", "cb.npy"):
+        recipe = EcocSegRecipe(config="tiny", bits=6, codebook=str(tmp_path / name))
+        code, digest = codebook_of(recipe, 4)
+        assert digest == hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()  # of the bytes parsed
+        run = _session(recipe, 4, "cpu", codebook=code)
+        assert run.pair["student"].code_book.tolist() == rows == run.pair["teacher"].code_book.tolist(), name
 
 
 @pytest.mark.parametrize("content, message", [

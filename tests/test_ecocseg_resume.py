@@ -88,3 +88,23 @@ def test_cli_interrupted_at_a_checkpoint_resumes_to_the_same_weights(builds, tmp
                                                                 rcs_min_pixels=50))
     with pytest.raises(TrainConflictError, match="already holds checkpoints"):
         train_ecocseg(src, tgt, tmp_path / "run", cli_recipe, resume=False)
+
+
+def test_the_codebook_file_is_part_of_the_run_identity(builds, tmp_path):
+    """The run records the sha256 of the codebook bytes it trained with; the same path with other codes
+    is another run, refused by name rather than resumed with codes its checkpoints never saw."""
+    import hashlib
+    import json
+
+    from baselines.ecoc.codebook import random_codebook
+
+    src, tgt = builds
+    book = tmp_path / "codes.json"
+    book.write_text(json.dumps(random_codebook(19, 8, trials=64, seed=1).astype(int).tolist()))
+    recipe = EcocSegRecipe(head="ecoc", bits=8, codebook=str(book), **(TINY | {"steps": 1}))
+    train_ecocseg(src, tgt, tmp_path / "run", recipe)
+    identity = json.loads((tmp_path / "run/train.json").read_text())["identity"]
+    assert identity["codebook_sha256"] == hashlib.sha256(book.read_bytes()).hexdigest()
+    book.write_text(json.dumps(random_codebook(19, 8, trials=64, seed=2).astype(int).tolist()))
+    with pytest.raises(TrainConflictError, match="differs in: codebook_sha256"):
+        train_ecocseg(src, tgt, tmp_path / "run", recipe)

@@ -59,10 +59,14 @@ def one_hot_codebook(num_classes: int) -> np.ndarray:
 MAX_CODEBOOK_BYTES = 1 << 20
 
 
-def read_codebook(path: str, num_classes: int) -> np.ndarray:
+def read_codebook(path: str, num_classes: int) -> tuple[np.ndarray, str]:
     """An (N, K) uint8 codebook from a json file (a list of N lists of K 0/1 integers) or a ``.npy`` array
-    (no pickles). Every problem is a ValueError naming the file and what is valid: wrong row count, ragged
-    rows, values other than 0 and 1 (booleans and floats too), repeated codewords."""
+    (no pickles), with the sha256 of the bytes it was parsed from: the file is read once, so the digest a
+    run records is that of the codebook it trained with, even if the file changes meanwhile. Every problem
+    is a ValueError naming the file and what is valid: wrong row count, ragged rows, values other than 0
+    and 1 (booleans and floats too), repeated codewords."""
+    import hashlib
+    import io
     import json
     import os
     import stat
@@ -73,16 +77,20 @@ def read_codebook(path: str, num_classes: int) -> np.ndarray:
         raise ValueError(f"codebook file {path}: cannot be read ({e.strerror})") from None
     if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_CODEBOOK_BYTES:
         raise ValueError(f"codebook file {path}: must be a regular file of at most {MAX_CODEBOOK_BYTES} bytes")
+    with open(path, "rb") as f:
+        data = f.read(MAX_CODEBOOK_BYTES + 1)
+    if len(data) > MAX_CODEBOOK_BYTES:
+        raise ValueError(f"codebook file {path}: must be a regular file of at most {MAX_CODEBOOK_BYTES} bytes")
     if str(path).endswith(".npy"):
         try:
-            rows = np.load(path, allow_pickle=False)
+            rows = np.load(io.BytesIO(data), allow_pickle=False)
         except Exception as e:  # noqa: BLE001 - a pickle, a truncated or foreign file
             raise ValueError(f"codebook file {path}: not a numpy array without pickles ({type(e).__name__})") from None
         ok = rows.ndim == 2 and rows.dtype.kind in "iub" and rows.dtype.kind != "b"
         rows = rows.tolist() if ok else None
     else:
         try:
-            rows = json.loads(open(path, encoding="utf-8").read())
+            rows = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ValueError(f"codebook file {path}: not json ({e})") from None
     valid = "a list of N lists of K integers 0 or 1, N the number of classes"
@@ -96,4 +104,4 @@ def read_codebook(path: str, num_classes: int) -> np.ndarray:
     code = np.array(rows, dtype=np.uint8)
     if len({r.tobytes() for r in code}) != num_classes:
         raise ValueError(f"codebook file {path}: two classes share a codeword; every row must differ")
-    return code
+    return code, hashlib.sha256(data).hexdigest()

@@ -145,10 +145,13 @@ class _Run:
                                      self.param_names, self.scaler, self.device)
 
 
-def _session(recipe: EcocSegRecipe, num_classes: int, device: str, init_checkpoint: Optional[str] = None) -> _Run:
+def _session(recipe: EcocSegRecipe, num_classes: int, device: str, init_checkpoint: Optional[str] = None,
+             codebook: Optional[np.ndarray] = None) -> _Run:
+    """The student/teacher pair and its optimizer; ``codebook``: the one read from the recipe's file
+    (None: the searched random codebook)."""
     torch.manual_seed(recipe.seed)
     net = build_network(recipe.config, num_classes, recipe.head, recipe.bits, recipe.seed, recipe.codebook_trials,
-                        codebook_of(recipe, num_classes))
+                        codebook)
     if init_checkpoint:
         load_encoder(net, init_checkpoint)
     teacher = copy.deepcopy(net)  # DACS's _init_ema_weights: the teacher starts as the student
@@ -159,20 +162,21 @@ def _session(recipe: EcocSegRecipe, num_classes: int, device: str, init_checkpoi
     return _Run(pair, opt, names, torch.amp.GradScaler("cpu", enabled=False), device)
 
 
-def codebook_of(recipe: EcocSegRecipe, num_classes: int) -> Optional[np.ndarray]:
-    """The codebook file the recipe names (``codebook``), checked; None: the searched random codebook."""
+def codebook_of(recipe: EcocSegRecipe, num_classes: int) -> tuple[Optional[np.ndarray], str]:
+    """The codebook file the recipe names (``codebook``), checked, and the sha256 of its bytes;
+    (None, ""): the searched random codebook."""
     if not recipe.codebook:
-        return None
+        return None, ""
     if recipe.head != "ecoc":
         raise UsageError(f"recipe option codebook={recipe.codebook!r}: only the ecoc head has a codebook")
     try:
-        code = read_codebook(recipe.codebook, num_classes)
+        code, digest = read_codebook(recipe.codebook, num_classes)
     except ValueError as e:
         raise UsageError(f"recipe option codebook: {e}") from None
     if code.shape[1] != recipe.bits:
         raise UsageError(f"recipe option codebook: {recipe.codebook} has {code.shape[1]}-bit codewords but bits is "
                          f"{recipe.bits}; pass --recipe-option bits={code.shape[1]}")
-    return code
+    return code, digest
 
 
 def load_encoder(net: torch.nn.Module, path: str) -> str:
@@ -234,10 +238,11 @@ def train_ecocseg(source_dir: str | os.PathLike, target_dir: str | os.PathLike, 
                  Pipeline(tgt_rows, len(classes), recipe.crop, scale_of(recipe.target_scale, tgt_name, "target_scale"),
                           recipe.flip))
     device = resolve_device(device)
-    run = _session(recipe, len(classes), device, init_checkpoint)
+    codebook, codebook_sha256 = codebook_of(recipe, len(classes))
+    run = _session(recipe, len(classes), device, init_checkpoint, codebook)
     identity = {"model": "ecocseg", "recipe": asdict(recipe), "self_training": asdict(cfg),
                 "init_checkpoint_sha256": file_digest(init_checkpoint) if init_checkpoint else "",
-                "codebook_sha256": file_digest(recipe.codebook) if recipe.codebook else "",
+                "codebook_sha256": codebook_sha256,
                 "source_fingerprint": _fingerprint(Path(source_dir)),
                 "target_fingerprint": _fingerprint(Path(target_dir))}
     out.mkdir(parents=True, exist_ok=True)

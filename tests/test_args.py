@@ -182,6 +182,36 @@ def test_misuse_is_one_line_exit_2_and_writes_nothing(argv, expected, dataset, t
     assert _tree(dataset) == before
 
 
+def _source_option_misuses() -> list[tuple[str, str, str]]:
+    """(source, option, bad value) for every registered source's int and str options: a negative count,
+    a path that leaves the root."""
+    import inspect
+
+    from benchmark.data.sources.base import list_sources
+
+    cases = []
+    for info in list_sources():
+        params = inspect.signature(info.cls).parameters
+        for key, p in params.items():
+            if key != "root" and not isinstance(p.default, bool) and isinstance(p.default, (int, str)):
+                cases.append((info.name, key, "-1" if isinstance(p.default, int) else "../x"))
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):  # presets: options checked by the preset
+            cases += [(info.name, "first", "-1"), (info.name, "split", "../x")]
+    return cases
+
+
+@pytest.mark.parametrize("source,key,value", _source_option_misuses(), ids=lambda v: str(v))
+def test_every_source_option_misuse_is_one_line(source, key, value, tmp_path, capsys):
+    """Generated over the source registry: a bad option value is one line and exit 2 (or, where the value
+    is valid, the usual one-line refusal of the empty root), never a traceback and nothing outside --out."""
+    (tmp_path / "root").mkdir()
+    with _in(tmp_path):
+        rc, lines = _run(capsys, ["build", "--source", source, "--root", "root", "--source-option", f"{key}={value}",
+                                  "--out", "out"])
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("robustseg: error: "), lines
+    assert sorted(p.name for p in tmp_path.iterdir()) in (["root"], ["out", "root"]), "wrote outside --out"
+
+
 @pytest.mark.parametrize("content", [b"", b"{", b"[]", b'{"files": {}}'], ids=["empty", "cut", "list", "no build"])
 def test_unreadable_dataset_manifest_is_one_line(tmp_path, capsys, content):
     (tmp_path / "ds").mkdir()

@@ -11,6 +11,7 @@ from PIL import Image
 
 from benchmark.data.sources import create_source, source_info
 from benchmark.data.sources.presets import load_presets
+from benchmark.errors import UsageError
 from tests.test_sources_sam23 import SAM23_COCO, SAM23_FOLDERS
 from tests.test_sources_sam23_rest import COCO_FIXTURES as REST_COCO, REST_FOLDERS
 
@@ -92,7 +93,7 @@ def test_coco_preset_reads_its_published_layout(tmp_path, name):
     assert [src[i].image_id for i in range(2)] == ["1", "2"]
     assert int(src[0].objects[0].mask.sum()) == 12 and src[1].objects[0].mask.any()
     assert [s.image_id for s in [create_source(name, root=str(tmp_path), first=1)[0]]] == ["1"]
-    with pytest.raises(TypeError, match="unknown options"):
+    with pytest.raises(UsageError, match="unknown option bogus; valid options: "):
         create_source(name, root=str(tmp_path), bogus=1)
     with pytest.raises(ValueError, match="first must be a whole number"):
         create_source(name, root=str(tmp_path), first=-1)

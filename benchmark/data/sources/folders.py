@@ -92,7 +92,7 @@ class ImageMaskFolders(Source):
                 files = [p for p in files if p.name != p.stem + o["mask_suffix"]]
             self.images = files
         if not isinstance(o["first"], int) or isinstance(o["first"], bool) or o["first"] < 0:
-            raise ValueError(f"{self.name}: first must be a whole number >= 0 (0 = every image), not {o['first']!r}")
+            raise UsageError(f"{self.name}: first must be a whole number >= 0 (0 = every image), not {o['first']!r}")
         if o["first"]:  # SUM evaluates on "the first 1,000 images" of some validation sets
             self.images = self.images[:o["first"]]
 

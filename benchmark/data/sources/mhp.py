@@ -20,6 +20,7 @@ from .base import Source, register_source
 from .common import check_same_size, files_digest, nonempty, require_dir, require_file, resolve_root
 from .errors import BadSampleError
 from .imageio import read_image, read_mask
+from ...errors import BadInputError, UsageError
 
 _ANN = re.compile(r"^(.+)_(\d{2})_(\d{2})\.png$")
 _ID = re.compile(r"^[A-Za-z0-9_\-]+$")
@@ -39,9 +40,9 @@ class MhpSource(Source):
 
     def __init__(self, root: str | os.PathLike, split: str = "val", first: int = 0):
         if split not in ("train", "val", "test"):
-            raise ValueError(f"{self.name}: split must be train, val or test, not {split!r}")
+            raise UsageError(f"{self.name}: split must be train, val or test, not {split!r}")
         if not isinstance(first, int) or isinstance(first, bool) or first < 0:
-            raise ValueError(f"{self.name}: first must be a whole number >= 0 (0 = every image), not {first!r}")
+            raise UsageError(f"{self.name}: first must be a whole number >= 0 (0 = every image), not {first!r}")
         self.root = resolve_root(root, self.name)
         self.list_file = require_file(self.root / "list" / f"{split}.txt", self.name, "list file")
         self.image_dir = require_dir(self.root / split / "images", self.name, "image")
@@ -49,7 +50,7 @@ class MhpSource(Source):
         ids = [line.strip() for line in self.list_file.read_text().splitlines() if line.strip()]
         bad = [i for i in ids if not _ID.match(i)]
         if bad:
-            raise ValueError(f"{self.list_file}: image id {bad[0]!r} is not a plain file stem")
+            raise BadInputError(f"{self.list_file}: image id {bad[0]!r} is not a plain file stem")
         self.ids = ids[:first] if first else ids  # SUM: "the first 1,000 images" (list order)
         self.anns: dict[str, list[Path]] = {i: [] for i in self.ids}
         for p in sorted(ann_dir.iterdir()):

@@ -14,6 +14,7 @@ from pathlib import Path
 from .base import register_source
 from .coco import CocoSource, LvisSource
 from .folders import _preset
+from ...errors import UsageError
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 _COCO_BASES = {"coco": CocoSource, "lvis": LvisSource}
@@ -35,7 +36,7 @@ def _description(spec: dict) -> str:
 
 def _first(source: str, first) -> int:
     if not isinstance(first, int) or isinstance(first, bool) or first < 0:
-        raise ValueError(f"{source}: first must be a whole number >= 0 (0 = every image), not {first!r}")
+        raise UsageError(f"{source}: first must be a whole number >= 0 (0 = every image), not {first!r}")
     return first
 
 
@@ -45,9 +46,11 @@ def _coco_preset(name: str, spec: dict) -> type:
     def __init__(self, root: str | os.PathLike, first: int = 0, **options):
         unknown = sorted(set(options) - set(defaults))
         if unknown:
-            raise TypeError(f"{self.name}: unknown options {unknown}; valid: {sorted(defaults) + ['first']}")
+            raise UsageError(f"{self.name}: unknown option {', '.join(unknown)}; valid options: "
+                             f"{', '.join(sorted([*defaults, 'first']))}")
+        first = _first(self.name, first)  # checked before the annotation file is read
         base.__init__(self, root, **{**defaults, **options})
-        if _first(self.name, first):  # SUM evaluates on "the first 1,000 images" of some validation sets
+        if first:  # SUM evaluates on "the first 1,000 images" of some validation sets
             self.items = self.items[:first]
             self.options = {**self.options, "first": first}
 

@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 from PIL import Image
 
 from .errors import BadSampleError
+from ...errors import BadInputError, MissingInputError, UsageError
 
 MEMBERS = ("msra10k", "ndd20", "streets", "fss1000")
 # (member, test, value) in order; the first that matches wins. "size": (width, height) exactly;
@@ -40,14 +41,14 @@ def parse_members(text: str) -> set[str]:
     wanted = {m.strip() for m in text.split(",") if m.strip()}
     unknown = sorted(wanted - set(MEMBERS))
     if unknown or not wanted:
-        raise ValueError(f"robustsam_release: member must be a comma list of {', '.join(MEMBERS)}, not {text!r}")
+        raise UsageError(f"robustsam_release: member must be a comma list of {', '.join(MEMBERS)}, not {text!r}")
     return wanted
 
 
 def read_members_file(path: Path) -> dict[str, str]:
     """file name -> member from a ``<file name>,<member>`` list (blank lines and ``#`` comments ignored)."""
     if not path.is_file():
-        raise FileNotFoundError(f"robustsam_release: members_file {path} not found")
+        raise MissingInputError(f"robustsam_release: members_file {path} not found")
     out: dict[str, str] = {}
     for k, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = line.strip()
@@ -55,10 +56,10 @@ def read_members_file(path: Path) -> dict[str, str]:
             continue
         m = _LINE.match(line)
         if not m or m.group(2) not in MEMBERS:
-            raise ValueError(f"{path}:{k}: expected '<file name>,<member>' with member one of {', '.join(MEMBERS)}, "
+            raise BadInputError(f"{path}:{k}: expected '<file name>,<member>' with member one of {', '.join(MEMBERS)}, "
                              f"got {line[:80]!r}")
         if m.group(1) in out:
-            raise ValueError(f"{path}:{k}: {m.group(1)} is listed twice")
+            raise BadInputError(f"{path}:{k}: {m.group(1)} is listed twice")
         out[m.group(1)] = m.group(2)
     return out
 
@@ -87,6 +88,6 @@ def members_of(files: Sequence[Path], listed: Optional[dict[str, str]]) -> list[
         return [member_by_size(*image_size(p)) for p in files]
     absent = [p.name for p in files if p.name not in listed]
     if absent:
-        raise ValueError(f"robustsam_release: members_file does not name {len(absent)} image(s) of the split, "
+        raise BadInputError(f"robustsam_release: members_file does not name {len(absent)} image(s) of the split, "
                          f"e.g. {absent[0]}; it must name every one")
     return [listed[p.name] for p in files]

@@ -27,6 +27,7 @@ from ..schema import ObjectAnn, Sample
 from .archive import ensure_extracted
 from .base import Source, register_source
 from .common import require_dir, require_file, resolve_root, sha256_file
+from ...errors import UsageError
 from ...paths import file_problem
 from .errors import BadSampleError
 from .imageio import read_image
@@ -76,7 +77,7 @@ class RobustSamReleaseSource(Source):
                  extract: bool = False, member: str = "", members_file: str = ""):
         self.root = resolve_root(root, self.name)
         if not split or Path(split).name != split or split in (".", ".."):
-            raise ValueError(f"{self.name}: split must be a folder name under the root (train, val, test, coco, "
+            raise UsageError(f"{self.name}: split must be a folder name under the root (train, val, test, coco, "
                              f"lvis), not {split!r}")
         base = require_dir(self.root / split, self.name, "split")
         zipped = [n for n in RESERVED if not (base / n).is_dir() and (base / f"{n}.zip").is_file()]

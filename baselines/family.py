@@ -65,6 +65,7 @@ class ModelFamily:
              config: Optional[str] = None, *, sha256: Optional[str] = None, md5: Optional[str] = None, **options):
         """The adapter around a seeded random-init module, with ``checkpoint`` loaded strictly when given.
         A file that keeps its official name is checked against the published hash unless one is passed."""
+        self._check_options(variant, sha256, md5, options)
         hashes = {"sha256": sha256, "md5": md5}
         if (hashes[self.hash_kind] is None and checkpoint is not None
                 and Path(checkpoint).name == self.files.get(variant)):
@@ -75,6 +76,27 @@ class ModelFamily:
         adapter = self.adapter(model, device=device, dtype=dtype, **options)
         adapter.checkpoint_sha256 = sha
         return adapter
+
+    def _check_options(self, variant: str, sha256, md5, options: Mapping[str, Any]) -> None:
+        """Before anything is built: an option neither ``build`` nor the adapter takes is refused by name
+        (``make`` takes ``**options`` for them, so the registry cannot see its valid names), and a hash that
+        is not hex digits (sha256: 64; md5: a prefix of up to 32, as SAM's file names carry 6)."""
+        import inspect
+        import re
+
+        name = _MODEL_NAMES.get(self.name, {}).get(variant, f"{self.name} {variant}")
+        for key, value, pattern, size in (("sha256", sha256, r"[0-9a-fA-F]{64}", "64"),
+                                          ("md5", md5, r"[0-9a-fA-F]{1,32}", "1 to 32")):
+            if value is not None and not (isinstance(value, str) and re.fullmatch(pattern, value)):
+                raise ModelArgumentError(f"model {name!r}: option {key} must be {size} hex digits, got {value!r}")
+        params = inspect.signature(self.adapter).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return
+        valid = sorted({*self.build_options, *params} - {"model", "device", "dtype"})
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise ModelArgumentError(f"model {name!r} takes no option {', '.join(unknown)}; its options: "
+                                     f"{', '.join(['config', 'dtype', 'md5', 'sha256', *valid])}")
 
 
 def register_family(family: ModelFamily, variants, *, description: str, name: str = "{family}_{variant}",

@@ -179,6 +179,7 @@ def check_model_arguments(spec: str, checkpoint: str | None = None, options: Map
         if bad:
             raise ModelArgumentError(f"model {spec!r} takes no option {', '.join(bad)}; its options: "
                                      f"{', '.join(valid) or 'none'}")
+    _check_option_types(spec, info.factory, options or {})
     if checkpoint is not None:
         split_checkpoint(spec, info.checkpoint_files, checkpoint)
     if info.checkpoint_files and checkpoint is None and not random_weights:
@@ -186,6 +187,33 @@ def check_model_arguments(spec: str, checkpoint: str | None = None, options: Map
                                  f"({CHECKPOINT_SEPARATOR.join(info.checkpoint_files)}), or pass --random-weights "
                                  "to run it on random init (results are labelled random weights)")
     return info
+
+
+def _check_option_types(spec: str, factory, options: Mapping[str, Any]) -> None:
+    """Refuse an option value of another type than the option's default (``iterations=nan`` where the
+    default is 5, ``min_box_fraction=abc``), and a non-finite float, naming the option: the command line
+    reads numbers as numbers, and a model must not run on a value of the wrong kind. A number given to a
+    text option is left to the model's own check (``config=1``: unknown config); ranges are the model's."""
+    import inspect
+    import math
+
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return
+    for key, value in options.items():
+        p = params.get(key)
+        default = None if p is None or p.default is p.empty else p.default
+        if value is None or isinstance(default, str) or not isinstance(default, (bool, int, float)):
+            continue
+        want = type(default)
+        ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+        ok = ok or (want is float and isinstance(value, int) and not isinstance(value, bool))
+        if ok and isinstance(value, float) and not math.isfinite(value):
+            ok = False
+        if not ok:
+            raise ModelArgumentError(f"model {spec!r}: option {key} must be a finite {want.__name__} (like its default "
+                                     f"{default!r}), got {value!r}")
 
 
 def _factory_parameters(factory) -> set[str] | None:

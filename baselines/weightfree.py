@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .contract import Prediction, PromptableSegmenter, Prompts
+from .contract import ModelArgumentError, Prediction, PromptableSegmenter, Prompts
 from .registry import register_model
 
 
@@ -104,6 +104,10 @@ class GrabCutBaseline(_WeightFree):
 
     def __init__(self, device: str = "cpu", iterations: int = 5, max_side: int = 160, min_box_fraction: float = 0.1):
         super().__init__(device)
+        for key, value, low, high in (("iterations", iterations, 1, 100), ("max_side", max_side, 16, 4096),
+                                      ("min_box_fraction", min_box_fraction, 0.0, 1.0)):
+            if not low <= value <= high:  # types are checked by the registry (check_model_arguments)
+                raise ModelArgumentError(f"model 'grabcut': option {key} must be in [{low}, {high}], got {value!r}")
         self.iterations = iterations
         self.max_side = max_side
         self.min_box_fraction = min_box_fraction

@@ -26,10 +26,13 @@ def test_semantic_track_end_to_end(tmp_path, shared_data, capsys):
     capsys.readouterr()
     assert _run("eval", "--dataset", ds, "--model", "segformer-b0", "--out", res) == 2
     assert "give --checkpoint" in capsys.readouterr().err
-    assert _run("eval", "--dataset", ds, "--model", "segformer-b0", "--model", "ecocseg-segformer-b0",
-                "--model-option", "config=tiny", "--model-option", "codebook_trials=64", "--random-weights",
-                "--out", res) == 0
-    target = res / "cityscapes-c/segformer-b0[codebook_trials=64,config=tiny]/semantic"
+    ecoc = ["--model-option", "config=tiny", "--model-option", "codebook_trials=64", "--random-weights", "--out", res]
+    assert _run("eval", "--dataset", ds, "--model", "segformer-b0", "--model", "ecocseg-segformer-b0", *ecoc) == 2
+    assert "segformer (softmax head) takes no option codebook_trials" in capsys.readouterr().err
+    assert _run("eval", "--dataset", ds, "--model", "segformer-b0", "--model-option", "config=tiny",
+                "--random-weights", "--out", res) == 0
+    assert _run("eval", "--dataset", ds, "--model", "ecocseg-segformer-b0", *ecoc) == 0
+    target = res / "cityscapes-c/segformer-b0[config=tiny]/semantic"
     assert read_state(target / ".robustseg/eval.json")["random_weights"] is True  # as instance results record it
     assert read_state(target / "manifest.json")["evaluation"]["random_weights"] is True
     lb = tmp_path / "lb"
@@ -40,7 +43,7 @@ def test_semantic_track_end_to_end(tmp_path, shared_data, capsys):
     assert _run("leaderboard", res, "--out", lb, "--no-plots", "--no-reported", "--allow-random-weights") == 0
     rows = list(csv.DictReader((lb / "semantic.csv").open()))
     assert {r["condition"] for r in rows} == {"clear", "gauss_noise", "elastic_transform"}
-    assert {r["model"] for r in rows} == {"segformer-b0[codebook_trials=64,config=tiny] (random weights)",
+    assert {r["model"] for r in rows} == {"segformer-b0[config=tiny] (random weights)",
                                           "ecocseg-segformer-b0[codebook_trials=64,config=tiny] (random weights)"}
     assert all(r["track"] == "semantic" for r in rows)
     assert all(0 <= float(r["mIoU"]) <= 100 and r["instances"] == "1" for r in rows)

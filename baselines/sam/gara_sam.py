@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..checkpoints import CheckpointError, read_state_dict
+from ..contract import ModelArgumentError
 from ..family import ModelFamily, register_family
 from ..training import TrainingBatch, TrainingOutputs
 from .configs import build_sam, get_config
@@ -130,6 +131,9 @@ def make_gara_sam(variant: str, checkpoint: str | None = None, device: str = "cp
                   sha256: str | None = None) -> GaraSamAdapter:
     """``checkpoint``: a full GaRA-SAM state dict (strict). ``sam_checkpoint``: official SAM weights for the
     frozen part, adapters left at their zero-update initialisation (then the model equals SAM)."""
+    if sam_checkpoint is not None and not (isinstance(sam_checkpoint, str) and sam_checkpoint):
+        raise ModelArgumentError(f"model 'gara_sam_{variant}': option sam_checkpoint must be a file path, "
+                                 f"got {sam_checkpoint!r}")
     adapter = GARA_SAM.make(variant, checkpoint, device, dtype, config, sha256=sha256)
     if checkpoint is None and sam_checkpoint is not None:
         sd = read_state_dict(sam_checkpoint)

@@ -57,6 +57,7 @@ class SegFormerSegmenter(SemanticSegmenter):
                  crop_size: Optional[int] = None, stride: Optional[int] = None, test_scale: Optional[str] = None):
         import torch
 
+        classes = _check_options(config, head, bits, codebook_seed, codebook_trials, classes)
         self.slide = _slide_option(crop_size, stride)
         self.test_scale = _scale_option(test_scale)
         self.classes, self.head = tuple(classes), head
@@ -109,6 +110,44 @@ def _factory(size: str, head: str):
                                   crop_size, stride, test_scale)
 
     return build
+
+
+#: bounds of the ECOC options: K code bits (the paper's K = 40), the codebook search's trials (default
+#: 100,000; the search's time grows with them) and its seed (numpy's seed range)
+MAX_BITS, MAX_TRIALS, MAX_SEED = 1024, 10_000_000, 2**32 - 1
+ECOC_DEFAULTS = {"bits": 40, "codebook_seed": 0, "codebook_trials": None}
+
+
+def _check_options(config, head: str, bits, codebook_seed, codebook_trials, classes) -> tuple[str, ...]:
+    """Every option checked before anything is built, each misuse a ModelArgumentError naming it; returns
+    the class names (a comma list from the command line, or a sequence). Why here: the registry checks an
+    option's type against its default only, and ``None`` or tuple defaults say nothing."""
+    def whole(v, low, high):
+        return isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+    name = f"{'ecocseg-' if head == 'ecoc' else ''}segformer"
+    if not isinstance(config, str) or config not in CONFIGS:
+        raise ModelArgumentError(f"{name}: option config must be one of {', '.join(CONFIGS)}, got {config!r}")
+    if head != "ecoc":
+        given = {k: v for k, v in zip(ECOC_DEFAULTS, (bits, codebook_seed, codebook_trials)) if v != ECOC_DEFAULTS[k]}
+        if given:
+            raise ModelArgumentError(f"{name} (softmax head) takes no option {', '.join(given)}: those are the ECOC "
+                                     "head's (ecocseg-segformer-*)")
+    if not whole(bits, 1, MAX_BITS):
+        raise ModelArgumentError(f"{name}: option bits must be a whole number in 1..{MAX_BITS}, got {bits!r}")
+    if not whole(codebook_seed, 0, MAX_SEED):
+        raise ModelArgumentError(f"{name}: option codebook_seed must be a whole number in 0..{MAX_SEED}, "
+                                 f"got {codebook_seed!r}")
+    if codebook_trials is not None and not whole(codebook_trials, 1, MAX_TRIALS):
+        raise ModelArgumentError(f"{name}: option codebook_trials must be a whole number in 1..{MAX_TRIALS}, "
+                                 f"got {codebook_trials!r}")
+    names = tuple(c.strip() for c in classes.split(",")) if isinstance(classes, str) else classes
+    ok = isinstance(names, (tuple, list)) and 2 <= len(names) <= 255 and len(set(names)) == len(names) and \
+        all(isinstance(c, str) and c.strip() for c in names)
+    if not ok:
+        raise ModelArgumentError(f"{name}: option classes must be 2 to 255 distinct non-empty names (a comma list), "
+                                 f"got {classes!r}")
+    return tuple(names)
 
 
 def _slide_option(crop_size, stride) -> Optional[tuple[int, int]]:

@@ -143,7 +143,8 @@ def test_scales_by_source_and_bad_scale_text():
     (["--recipe-option", "flip=2"], "flip=2.0: must be in [0, 1]"),
     (["--recipe-option", "source_scale=12"], "'source_scale': 12 is not a str"),
     (["--recipe-option", "target_scale=wide"], "target_scale='wide': must be auto, none or WxH"),
-    (["--recipe-option", "ignore_bottom=-1"], "ignore_bottom=-1: must be >= 0"),
+    (["--recipe-option", "ignore_bottom=-1"], "recipe option ignore_bottom=-1: must be a finite number >= 0"),
+    (["--recipe-option", "mining_threshold=nan"], "recipe option mining_threshold=nan: must be a finite number >= 0"),
 ])
 def test_cli_misuse_is_one_line_exit_2(tmp_path, capsys, extra, message):
     argv = ["train", "ecocseg", "--dataset", tmp_path / "src", "--target-dataset", tmp_path / "tgt",

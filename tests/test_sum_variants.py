@@ -208,6 +208,11 @@ def test_recipe_options_validate_and_record_their_source():
     (["sum", "--recipe-option", "augseg_prompt=points"], "recipe option augseg_prompt=points: valid: mixed, box, grid"),
     (["sum", "--recipe-option", "augseg_consistency=all"], "recipe option augseg_consistency=all: valid: best, multi"),
     (["sum", "--recipe-option", "augseg_grid_side=1.5"], "recipe override 'augseg_grid_side': 1.5 is not a int"),
+    (["sum", "--recipe-option", "lr=nan"], "recipe option lr=nan: must be a finite number >= 0"),
+    (["sum", "--recipe-option", "focal_weight=-1"], "recipe option focal_weight=-1: must be a finite number >= 0"),
+    (["sum", "--recipe-option", "rounds=0"], "recipe option rounds=0: must be > 0"),
+    (["sum", "--recipe-option", "certainty_threshold=1.5"], "recipe option certainty_threshold=1.5: must be at most 1"),
+    (["sum", "--recipe-option", "num_points=5000"], "recipe option num_points=5000: must be at most 1024"),
 ])
 def test_cli_bad_variant_option_is_one_line_exit_2(args, says, dataset, tmp_path):
     r = run_cli("train", *args, "--dataset", dataset, "--out", tmp_path / "run", "--config", "tiny",

@@ -154,9 +154,34 @@ def registry_name(name: str) -> str:
         if name.startswith(family + "_vit_"):
             return model_family + name[len(family):]
     return name
+#: ranges of the numbers ``--recipe-option`` may set, beyond the rule for all (finite, >= 0: no setting of any
+#: recipe is negative): these must be > 0, these at most 1, and these at most a bound (a huge batch or size
+#: would exhaust memory rather than fail with a line)
+POSITIVE = {"lr", "batch_size", "train_size", "num_points", "gumbel_tau", "layer_decay", "rounds", "augseg_grid_side"}
+AT_MOST_ONE = {"focal_alpha", "unlabelled_fraction", "final_lr_ratio", "layer_decay", "certainty_threshold",
+               "min_pred_iou", "min_stability", "max_area", "augseg_ema"}
+AT_MOST = {"batch_size": 1024, "train_size": 4096, "num_points": 1024, "rounds": 100, "augseg_grid_side": 1024}
+
+
+def _range_problem(key: str, value) -> Optional[str]:
+    """What is wrong with number ``value`` for setting ``key``, or None."""
+    import math
+
+    if not math.isfinite(value) or value < 0:
+        return "a finite number >= 0"
+    if key in POSITIVE and value <= 0:
+        return "> 0"
+    if key in AT_MOST_ONE and value > 1:
+        return "at most 1"
+    if key in AT_MOST and value > AT_MOST[key]:
+        return f"at most {AT_MOST[key]}"
+    return None
+
+
 def override_recipe(recipe: Recipe, overrides: dict) -> Recipe:
     """``recipe`` with fields, or entries of its ``options``, replaced by name; an unknown name, a value of
-    another type, or a value outside an option's choices (``OPTION_CHOICES``) is a UsageError."""
+    another type, a number out of range (``_range_problem``), or a value outside an option's choices
+    (``OPTION_CHOICES``) is a UsageError."""
     from ..errors import UsageError
 
     fields = {k: v for k, v in asdict(recipe).items() if k not in ("family", "sources", "options")}
@@ -171,6 +196,8 @@ def override_recipe(recipe: Recipe, overrides: dict) -> Recipe:
             isinstance(value, want) and (want is not int or not isinstance(value, bool))
         if not ok:
             raise UsageError(f"recipe override {key!r}: {value!r} is not a {want.__name__}")
+        if want in (int, float) and (problem := _range_problem(key, value)):
+            raise UsageError(f"recipe option {key}={value!r}: must be {problem}")
         if key in choices and value not in choices[key]:
             raise UsageError(f"recipe option {key}={value}: valid: {', '.join(choices[key])}")
         if key in options:

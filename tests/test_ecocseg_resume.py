@@ -108,3 +108,34 @@ def test_the_codebook_file_is_part_of_the_run_identity(builds, tmp_path):
     book.write_text(json.dumps(random_codebook(19, 8, trials=64, seed=2).astype(int).tolist()))
     with pytest.raises(TrainConflictError, match="differs in: codebook_sha256"):
         train_ecocseg(src, tgt, tmp_path / "run", recipe)
+
+
+@pytest.mark.parametrize("tamper", ["changed byte", "fifo"])
+def test_semantic_shards_are_verified_on_read(builds, tmp_path, tamper, capsys):
+    """Semantic eval and ECOCSeg training read a build's shards as the instance track does: inside the
+    folder, a regular file (a FIFO is refused, never opened), the manifest's sha256 of the very bytes
+    parsed, its schema and row count; a changed shard is one line naming it, not a number from other data."""
+    import os
+    import shutil
+
+    src, tgt = builds
+    ds = tmp_path / "ds"
+    shutil.copytree(src, ds)
+    shard = sorted(ds.rglob("*.parquet"))[0]
+    if tamper == "fifo":
+        shard.unlink()
+        os.mkfifo(shard)
+    else:
+        data = bytearray(shard.read_bytes())
+        data[len(data) // 2] ^= 1
+        shard.write_bytes(bytes(data))
+    want = "not a regular file" if tamper == "fifo" else "sha256 differs from"
+    capsys.readouterr()
+    for argv in (["eval", "--dataset", ds, "--model", "segformer-b0", "--model-option", "config=tiny", "--random-weights",
+                  "--out", tmp_path / "results"],
+                 ["train", "ecocseg", "--dataset", ds, "--target-dataset", tgt, "--config", "tiny", "--steps", "1",
+                  "--batch-size", "1", "--train-size", "32", "--device", "cpu", "--out", tmp_path / "run"]):
+        assert cli.main([str(a) for a in argv]) == 2, argv[:2]
+        err = capsys.readouterr().err
+        last = err.strip().splitlines()[-1]
+        assert "Traceback" not in err and str(shard) in last and want in last, err

@@ -9,15 +9,14 @@ from typing import Callable, Optional
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from baselines import ModelOutputError
 from baselines.semantic import SemanticSegmenter, validate_semantic_prediction
 
 from ..data.schema import decode_image
-from ..data.semantic import decode_label
+from ..data.semantic import SEMANTIC_FEATURES, decode_label
 from ..jobs import (STATE_DIR, JobConflictError, atomic_write_json, check_identity, folder_lock, load_manifest,
-                    remove_stale_temps, sha256_file, write_parquet_atomic)
+                    read_verified_parquet, remove_stale_temps, sha256_file, write_parquet_atomic)
 from .confusion import confusion_matrix, semantic_scores
 from .evaluate import EvalResult, _marker, _out_rel, _verified, _write_results_manifest, model_for_eval
 from .records import SEMANTIC_RESULT_SCHEMA
@@ -35,13 +34,6 @@ def dataset_classes(manifest: dict, where: str) -> list[str]:
         raise BadInputError(f"{where}: not a semantic dataset (its manifest needs task 'semantic' and a class list "
                          "of 1..254 names); build one with a semantic source, e.g. --source cityscapes-semantic")
     return classes
-
-
-def _inside(root: Path, rel: str) -> Path:
-    path = (root / rel).resolve()
-    if not isinstance(rel, str) or root.resolve() not in path.parents:
-        raise BadInputError(f"{root}/manifest.json: file {rel!r} lies outside the dataset folder")
-    return path
 
 
 def image_row(model: SemanticSegmenter, r: dict, num_classes: int, where: str) -> dict:
@@ -99,11 +91,12 @@ def evaluate_semantic(model: str | SemanticSegmenter, dataset_dir: str | os.Path
             meta = manifest["files"][rel]
             info = _verified(target, rel, meta)
             if info is None:
-                src = _inside(dataset_dir, rel)
-                if sha256_file(src) != meta["sha256"]:
-                    raise BadInputError(f"{src}: checksum differs from the dataset manifest (file changed or corrupt)")
+                # inside the folder, a regular file, its sha256 (of the bytes parsed), schema and row count
+                table = read_verified_parquet(dataset_dir, rel, meta, SEMANTIC_FEATURES.arrow_schema,
+                                              str(dataset_dir / "manifest.json"))
+                src = dataset_dir / rel
                 base = ctx | {"config": rel.split("/")[1], "split": meta["split"]}
-                rows = [base | image_row(model, r, len(classes), str(src)) for r in pq.read_table(src).to_pylist()]
+                rows = [base | image_row(model, r, len(classes), str(src)) for r in table.to_pylist()]
                 dest = target / _out_rel(rel)
                 write_parquet_atomic(dest, pa.Table.from_pylist(rows, schema=SEMANTIC_RESULT_SCHEMA), compression="zstd")
                 info = {"input": rel, "input_sha256": meta["sha256"], "file": _out_rel(rel),

@@ -18,16 +18,15 @@ from typing import Optional
 
 import cv2
 import numpy as np
-import pyarrow.parquet as pq
 import torch
 
 from baselines.segformer.configs import PIXEL_MEAN, PIXEL_STD
 from baselines.segformer.slide import rescale_size
 
 from ..data.schema import decode_image
-from ..data.semantic import IGNORE_INDEX, decode_label
+from ..data.semantic import IGNORE_INDEX, SEMANTIC_FEATURES, decode_label
 from ..errors import BadInputError, UsageError
-from ..jobs import load_manifest
+from ..jobs import load_manifest, read_verified_parquet
 
 #: training scale (long side, short side) per source, from DAFormer's UDA dataset configs, which ECOCSeg
 #: uses: GTA5 (1280, 720) and Cityscapes (1024, 512) in ``uda_gta_to_cityscapes_512x512.py``; SYNTHIA
@@ -52,10 +51,11 @@ def read_rows(dataset_dir: Path, labelled: bool) -> tuple[list[Row], list[str], 
         raise BadInputError(f"{dataset_dir}: not a semantic dataset (build it with a semantic source)")
     rows = []
     for rel in sorted(manifest["files"]):
-        path = (dataset_dir / rel).resolve()
-        if dataset_dir.resolve() not in path.parents:
-            raise BadInputError(f"{dataset_dir}/manifest.json: file {rel!r} lies outside the dataset folder")
-        for r in pq.read_table(path, columns=["image", "label", "image_id"]).to_pylist():
+        # inside the folder, a regular file, its sha256 (of the bytes parsed), schema and row count
+        table = read_verified_parquet(dataset_dir, rel, manifest["files"][rel], SEMANTIC_FEATURES.arrow_schema,
+                                      str(dataset_dir / "manifest.json"))
+        path = dataset_dir / rel
+        for r in table.select(["image", "label", "image_id"]).to_pylist():
             rows.append(Row(r["image"]["bytes"], r["label"]["bytes"] if labelled else None, f"{path} {r['image_id']}"))
     if not rows:
         raise BadInputError(f"{dataset_dir}: no rows")

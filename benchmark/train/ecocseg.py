@@ -15,8 +15,7 @@ paper and the config's ``threshold``), candidates 8 (``top_k`` in ``cal_score``)
 config's ``pseudo_weight_ignore_top=15``, ``pseudo_weight_ignore_bottom=120``: no weight on the target's top 15
 and bottom 120 rows, where Cityscapes' rectification artefacts and ego-vehicle are). The mixed images get
 DACS's strong augmentation when the caller passes it (``strong_aug.py``). Rare-class sampling is in the data
-pipeline (``ecocseg_data.py``); DAFormer's ImageNet feature distance needs an ImageNet-pretrained encoder and
-is not reconstructed."""
+pipeline (``ecocseg_data.py``); DAFormer's ImageNet feature distance in ``feature_distance.py``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -113,11 +112,19 @@ def pseudo_labels(teacher_logits: torch.Tensor, cfg: SelfTrainConfig, codebook: 
 def self_training_loss(student: torch.nn.Module, teacher: torch.nn.Module, src_img: torch.Tensor,
                        src_lab: torch.Tensor, tgt_img: torch.Tensor, cfg: SelfTrainConfig,
                        codebook: torch.Tensor | None, generator: torch.Generator,
-                       augment: Callable[[torch.Tensor], torch.Tensor] = lambda x: x) -> torch.Tensor:
+                       augment: Callable[[torch.Tensor], torch.Tensor] = lambda x: x,
+                       feature_distance: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+                       ) -> torch.Tensor:
     """Source loss + mixed-image loss for one batch (images normalised, labels (B, H, W) at image size);
-    ``augment`` transforms the mixed images (DACS's strong augmentation), never the labels."""
+    ``augment`` transforms the mixed images (DACS's strong augmentation), never the labels;
+    ``feature_distance(last-stage features, images, labels)`` adds DAFormer's FD on the source batch."""
     size = src_lab.shape[1:]
-    loss = supervised_loss(student(src_img), src_lab, cfg, codebook)
+    if feature_distance is None:
+        loss = supervised_loss(student(src_img), src_lab, cfg, codebook)
+    else:  # the same forward as student(src_img), keeping the encoder's features for the distance
+        feats = student.backbone(src_img)
+        loss = supervised_loss(student.decode_head(feats), src_lab, cfg, codebook) + \
+            feature_distance(feats[-1], src_img, src_lab)
     with torch.no_grad():
         pl = pseudo_labels(_up(teacher(tgt_img), size), cfg, codebook)
     mask = class_mix_masks(src_lab, generator)

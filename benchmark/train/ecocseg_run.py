@@ -35,6 +35,7 @@ from .ecocseg_data import TRAIN_SCALES, Pipeline, RareClassSampler, class_pixels
 from .ecocseg import SelfTrainConfig, ema_alpha, ema_update, self_training_loss
 from .loop import prepare_run_folder, read_log, step_generator
 from .state import load_checkpoint_state, save_checkpoint, save_weights
+from .feature_distance import THING_CLASSES, FeatureDistance, class_indices
 from .strong_aug import strong_transform
 from ..errors import BadInputError, UsageError
 
@@ -63,6 +64,9 @@ class EcocSegRecipe:
     strong_aug: bool = True
     norm_decay_mult: float = 0.0
     codebook: str = ""  # a codebook file (json or .npy, N x K of 0/1); "": the searched random codebook
+    fd_lambda: float = 0.005  # ImageNet feature distance weight (applied only with --init-checkpoint)
+    fd_classes: str = ",".join(THING_CLASSES)  # classes whose source pixels FD holds; "all": every pixel
+    fd_min_ratio: float = 0.75  # a feature cell counts where its majority class covers this share
 
 
 LOG_FIELDS = ("step", "loss", "lr")
@@ -80,6 +84,9 @@ SOURCES = {
     "strong_aug": "DACS strong_transform on the mixed images (DAFormer uda/dacs.py: colour jitter s=0.2, p=0.2; blur)",
     "codebook": "paper Sec. 5 default Mtext (CLIP text embeddings) needs CLIP: pass it as a file (the authors' "
                 "config lists one, marked 'clip 40 3'); by default the authors' random search (ECOC/ecoc.py)",
+    "fd_lambda, fd_classes, fd_min_ratio": "authors' config imnet_feature_dist_lambda 0.005, _classes [6, 7, 11-18] "
+                                           "(Cityscapes' thing classes), _scale_min_ratio 0.75 (DAFormer's FD); "
+                                           "applied only when --init-checkpoint gives the ImageNet encoder",
     "norm_decay_mult": "authors' config paramwise_cfg norm decay_mult 0 (encoder norms; 'head' wins for the head, "
                        "as mmcv matches the longest key first)",
 }
@@ -94,6 +101,7 @@ def check_recipe(recipe: EcocSegRecipe, cfg: SelfTrainConfig) -> None:
         ("rcs_min_pixels", recipe.rcs_min_pixels, recipe.rcs_min_pixels >= 0, ">= 0"),
         ("rcs_min_crop_ratio", recipe.rcs_min_crop_ratio, 0 <= recipe.rcs_min_crop_ratio <= 1, "in [0, 1]"),
         ("norm_decay_mult", recipe.norm_decay_mult, recipe.norm_decay_mult >= 0, ">= 0"),
+        ("fd_min_ratio", recipe.fd_min_ratio, 0 <= recipe.fd_min_ratio <= 1, "in [0, 1]"),
         ("ignore_top", cfg.ignore_top, cfg.ignore_top >= 0, ">= 0"),
         ("ignore_bottom", cfg.ignore_bottom, cfg.ignore_bottom >= 0, ">= 0"),
         ("pseudo_threshold", cfg.pseudo_threshold, 0 <= cfg.pseudo_threshold <= 1, "in [0, 1]"),
@@ -135,6 +143,7 @@ class _Run:
     param_names: list  # the optimizer's parameters, in its order, as state_dict keys of ``pair``
     scaler: torch.amp.GradScaler  # disabled: float32 only; kept for the shared checkpoint format
     device: str
+    imnet: Optional[torch.nn.Module] = None  # the frozen ImageNet encoder of the feature distance, if on
 
     def save(self, ckpt_dir: Path, step: int) -> None:
         save_checkpoint(ckpt_dir, step, self.pair, set(self.pair.state_dict()), self.optimizer, self.param_names,
@@ -152,14 +161,17 @@ def _session(recipe: EcocSegRecipe, num_classes: int, device: str, init_checkpoi
     torch.manual_seed(recipe.seed)
     net = build_network(recipe.config, num_classes, recipe.head, recipe.bits, recipe.seed, recipe.codebook_trials,
                         codebook)
+    imnet = None
     if init_checkpoint:
         load_encoder(net, init_checkpoint)
+        if recipe.fd_lambda > 0:  # DAFormer's imnet_model: the pretrained encoder, frozen, in eval mode
+            imnet = copy.deepcopy(net.backbone).requires_grad_(False).train(False).to(device)
     teacher = copy.deepcopy(net)  # DACS's _init_ema_weights: the teacher starts as the student
     pair = torch.nn.ModuleDict({"student": net, "teacher": teacher}).to(device)
     net.train()
     teacher.train(False)  # the teacher only predicts (dropout off, as DACS's EMA model)
     opt, names = _optimizer(net, recipe)
-    return _Run(pair, opt, names, torch.amp.GradScaler("cpu", enabled=False), device)
+    return _Run(pair, opt, names, torch.amp.GradScaler("cpu", enabled=False), device, imnet)
 
 
 def codebook_of(recipe: EcocSegRecipe, num_classes: int) -> tuple[Optional[np.ndarray], str]:
@@ -240,7 +252,11 @@ def train_ecocseg(source_dir: str | os.PathLike, target_dir: str | os.PathLike, 
     device = resolve_device(device)
     codebook, codebook_sha256 = codebook_of(recipe, len(classes))
     run = _session(recipe, len(classes), device, init_checkpoint, codebook)
+    fd = None if run.imnet is None else FeatureDistance(run.imnet, recipe.fd_lambda,
+                                                         class_indices(recipe.fd_classes, classes),
+                                                         recipe.fd_min_ratio, len(classes))
     identity = {"model": "ecocseg", "recipe": asdict(recipe), "self_training": asdict(cfg),
+                "feature_distance": fd is not None,
                 "init_checkpoint_sha256": file_digest(init_checkpoint) if init_checkpoint else "",
                 "codebook_sha256": codebook_sha256,
                 "source_fingerprint": _fingerprint(Path(source_dir)),
@@ -248,18 +264,19 @@ def train_ecocseg(source_dir: str | os.PathLike, target_dir: str | os.PathLike, 
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, "train.lock"):
         start = prepare_run_folder(out, identity, SOURCES, resume, run.restore)
-        _steps(run, recipe, cfg, pipelines, start, out, progress, save_every, progress_bar)
+        _steps(run, recipe, cfg, pipelines, start, out, progress, save_every, progress_bar, fd)
         save_weights(run.pair["student"], out / "weights.safetensors")
         atomic_write_json(out / "recipe.json", asdict(recipe) | {
-            "self_training": asdict(cfg), "classes": classes, "source": str(source_dir), "target": str(target_dir),
+            "self_training": asdict(cfg), "feature_distance": fd is not None, "classes": classes,
+            "source": str(source_dir), "target": str(target_dir),
             "scales": {"source": pipelines[0].scale, "target": pipelines[1].scale}})
     return out / "weights.safetensors"
 
 
 def _steps(run: _Run, recipe: EcocSegRecipe, cfg: SelfTrainConfig, data: tuple, start: int, out: Path,
-           progress, save_every: int, progress_bar: bool) -> None:
+           progress, save_every: int, progress_bar: bool, fd: Optional[FeatureDistance] = None) -> None:
     """Steps start+1..recipe.steps, each logged to log.csv, a checkpoint every ``save_every`` steps, at the
-    end, and on Ctrl-C/SIGTERM (the finished steps are kept)."""
+    end, and on Ctrl-C/SIGTERM (the finished steps are kept); ``fd``: the feature distance, if on."""
     from tqdm.auto import tqdm
 
     source, target = data
@@ -290,7 +307,7 @@ def _steps(run: _Run, recipe: EcocSegRecipe, cfg: SelfTrainConfig, data: tuple, 
                 with torch.random.fork_rng(devices=[]):  # dropout draws from (seed, step), not from the past
                     torch.manual_seed(int(train_rng(recipe.seed, "ecocseg-dropout", step).integers(2**62)))
                     loss = self_training_loss(net, teacher, xs.to(dev), ys.to(dev), xt.to(dev), cfg, codebook,
-                                              step_generator(recipe.seed, step, "cpu"), augment)
+                                              step_generator(recipe.seed, step, "cpu"), augment, fd)
                 loss.backward()
                 opt.step()
                 loss = float(loss.detach())

@@ -95,3 +95,5 @@ def test_run_from_an_imagenet_encoder_trains_with_fd_and_keeps_it_frozen(tmp_pat
     assert all(not p.requires_grad for p in run.imnet.parameters())
     assert all(torch.equal(a, b) for a, b in zip(run.imnet.state_dict().values(), donor.backbone.state_dict().values()))
     assert _session(EcocSegRecipe(**tiny), 19, "cpu").imnet is None  # no ImageNet encoder: no FD
+    with pytest.raises(UsageError, match="fd_classes='cars'"):  # checked even where FD is off
+        train_ecocseg(tmp_path / "ds-src", tmp_path / "ds-tgt", tmp_path / "typo", EcocSegRecipe(fd_classes="cars", **tiny))

@@ -252,9 +252,9 @@ def train_ecocseg(source_dir: str | os.PathLike, target_dir: str | os.PathLike, 
     device = resolve_device(device)
     codebook, codebook_sha256 = codebook_of(recipe, len(classes))
     run = _session(recipe, len(classes), device, init_checkpoint, codebook)
-    fd = None if run.imnet is None else FeatureDistance(run.imnet, recipe.fd_lambda,
-                                                         class_indices(recipe.fd_classes, classes),
-                                                         recipe.fd_min_ratio, len(classes))
+    fd_classes = class_indices(recipe.fd_classes, classes)  # checked even where FD is off: never a silent typo
+    fd = None if run.imnet is None else FeatureDistance(run.imnet, recipe.fd_lambda, fd_classes, recipe.fd_min_ratio,
+                                                         len(classes))
     identity = {"model": "ecocseg", "recipe": asdict(recipe), "self_training": asdict(cfg),
                 "feature_distance": fd is not None,
                 "init_checkpoint_sha256": file_digest(init_checkpoint) if init_checkpoint else "",

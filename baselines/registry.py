@@ -212,8 +212,9 @@ def _check_option_types(spec: str, factory, options: Mapping[str, Any]) -> None:
         if ok and isinstance(value, float) and not math.isfinite(value):
             ok = False
         if not ok:
-            raise ModelArgumentError(f"model {spec!r}: option {key} must be a finite {want.__name__} (like its default "
-                                     f"{default!r}), got {value!r}")
+            kind = "a finite float" if want is float else f"an {want.__name__}" if want is int else "a bool"
+            raise ModelArgumentError(f"model {spec!r}: option {key} must be {kind} (like its default {default!r}), "
+                                     f"got {value!r}")
 
 
 def _factory_parameters(factory) -> set[str] | None:

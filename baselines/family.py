@@ -80,14 +80,15 @@ class ModelFamily:
     def _check_options(self, variant: str, sha256, md5, options: Mapping[str, Any]) -> None:
         """Before anything is built: an option neither ``build`` nor the adapter takes is refused by name
         (``make`` takes ``**options`` for them, so the registry cannot see its valid names), and a hash that
-        is not hex digits (sha256: 64; md5: a prefix of up to 32, as SAM's file names carry 6)."""
+        is not hex digits (sha256: 64; md5: a prefix of up to 32, as SAM's file names carry 6; "" is the
+        explicit "do not check the published hash")."""
         import inspect
         import re
 
         name = _MODEL_NAMES.get(self.name, {}).get(variant, f"{self.name} {variant}")
         for key, value, pattern, size in (("sha256", sha256, r"[0-9a-fA-F]{64}", "64"),
                                           ("md5", md5, r"[0-9a-fA-F]{1,32}", "1 to 32")):
-            if value is not None and not (isinstance(value, str) and re.fullmatch(pattern, value)):
+            if value not in (None, "") and not (isinstance(value, str) and re.fullmatch(pattern, value)):
                 raise ModelArgumentError(f"model {name!r}: option {key} must be {size} hex digits, got {value!r}")
         params = inspect.signature(self.adapter).parameters
         if any(p.kind is p.VAR_KEYWORD for p in params.values()):
